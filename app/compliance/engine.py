@@ -97,7 +97,11 @@ def may_dial(
         local_day = at.astimezone(window.zone).date()
         reason = Reason.HOLIDAY if window.closed_by_holiday(local_day) else Reason.WINDOW
     earliest = max([at, *(until for _, until in pending)])
-    return Decision(allowed=False, reason=reason, next_allowed_at=window.next_opening(earliest))
+    next_allowed_at = window.next_opening(earliest)
+    if next_allowed_at is not None and _lacks_required_consent(lead, campaign, next_allowed_at, rule):
+        # Opt-in starts before the window reopens: waiting will not help this lead.
+        next_allowed_at = None
+    return Decision(allowed=False, reason=reason, next_allowed_at=next_allowed_at)
 
 
 def has_recorded_consent(lead: LeadLike, at: datetime) -> bool:
@@ -160,10 +164,7 @@ def _permanent_refusal(
     blocked: BlockedCheck,
     limits: Limits,
 ) -> Reason | None:
-    # Loi 2025-594 exempts calls about a contract in progress from opt-in only; the
-    # D223-9 days, hours and frequency still apply to them (checked afterwards).
-    needs_consent = campaign.prospecting and rule.requires_opt_in(at) and not lead.existing_contract
-    if needs_consent and not has_recorded_consent(lead, at):
+    if _lacks_required_consent(lead, campaign, at, rule):
         return Reason.CONSENT
     limit = effective_attempt_limit(campaign, rule)
     if limit is not None and limit <= 0:
@@ -175,6 +176,13 @@ def _permanent_refusal(
     if not limits.has_free_channel(campaign):
         return Reason.CHANNEL_LIMIT
     return None
+
+
+def _lacks_required_consent(lead: LeadLike, campaign: CampaignLike, at: datetime, rule: CountryRule) -> bool:
+    # Loi 2025-594 exempts calls about a contract in progress from opt-in only; the
+    # D223-9 days, hours and frequency still apply to them (checked afterwards).
+    needs_consent = campaign.prospecting and rule.requires_opt_in(at) and not lead.existing_contract
+    return needs_consent and not has_recorded_consent(lead, at)
 
 
 def _time_constraints(
