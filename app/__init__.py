@@ -1,0 +1,58 @@
+"""Carillon: the Flask application factory."""
+
+from __future__ import annotations
+
+import pathlib
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+
+from app import extensions
+from app.config import Config
+from app.core.logging import configure_logging
+from app.runtime import boot
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    boot(config)
+    configure_logging(config.LOG_LEVEL, config.LOG_JSON)
+
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.update(config.flask_settings())
+    app.config["CARILLON"] = config
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(pathlib.Path(__file__).resolve().parent.parent / "translations")
+
+    extensions.csrf.init_app(app)
+    extensions.babel.init_app(app, locale_selector=select_locale)
+
+    from app.core import edge
+
+    edge.install(app)
+    register_blueprints(app)
+    return app
+
+
+def select_locale() -> str:
+    chosen = session.get("locale")
+    if chosen in ("fr", "en"):
+        return chosen
+    user = g.get("user")
+    if user is not None and user.locale in ("fr", "en"):
+        return user.locale
+    return "fr"
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.audit.views import bp as audit_bp
+    from app.auth.views import bp as auth_bp
+    from app.core.views import bp as core_bp
+    from app.core.views import i18n as i18n_bp
+    from app.users.views import bp as users_bp
+    from tenants.views import bp as tenants_bp
+
+    for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp):
+        app.register_blueprint(bp)
+
+
+__all__ = ["create_app", "get_locale"]

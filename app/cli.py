@@ -1,0 +1,165 @@
+"""The ``carillon`` command: run the whole product, and the operator's admin tasks."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def _prepare(embedded: bool = True):
+    from dotenv import load_dotenv
+
+    load_dotenv(ROOT / ".env", override=False)
+    services = None
+    if embedded:
+        from app.embedded import ensure_environment
+
+        services = ensure_environment(VAR)
+    return services
+
+
+def _app_context():
+    from app import create_app
+
+    return create_app().app_context()
+
+
+@click.group()
+def main() -> None:
+    """Carillon contact-centre CRM."""
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=int)
+def up(port: int, host: str, workers: int) -> None:
+    """Run everything on this machine: database and Redis (embedded when no URL is
+    set), migrations, demo data, web server, job worker and scheduler."""
+    services = _prepare()
+    os.environ.setdefault("BASE_URL", f"http://{host}:{port}")
+    if host in ("127.0.0.1", "localhost"):
+        # plain HTTP on loopback for development; production keeps Secure cookies
+        os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+    os.environ.setdefault("MAIL_BACKEND", "file")
+    os.environ.setdefault("MAIL_FILE_DIR", str(VAR / "mail"))
+    from app.migrate import upgrade
+
+    upgrade(os.environ["DATABASE_URL"])
+    from tenants.demo import demo_password, seed_demo
+
+    password = demo_password(VAR)
+    with _app_context():
+        from app.extensions import Session
+
+        logins = seed_demo(password)
+        Session.commit()
+    children = [
+        subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b",
+                          f"{host}:{port}", "--graceful-timeout", "5", "--access-logfile", "-",
+                          "app.wsgi:create()"], cwd=ROOT),
+        subprocess.Popen([sys.executable, "-m", "dramatiq", "jobs", "--processes", "1", "--threads", "4"], cwd=ROOT),
+        subprocess.Popen([sys.executable, "-m", "periodiq", "jobs"], cwd=ROOT),
+    ]
+    click.echo("")
+    click.echo(f"Carillon is running on http://{host}:{port}")
+    click.echo(f"Logins (password: {password}):")
+    for login in logins:
+        click.echo(f"  {login.email:38} {login.role:11} level {login.level}")
+    click.echo(f"Emails are written to {os.environ['MAIL_FILE_DIR']}. Press Ctrl-C to stop.")
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if services is not None:
+            services.stop()
+        click.echo("Carillon stopped.")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    _prepare()
+    from app.migrate import upgrade
+
+    upgrade(os.environ["DATABASE_URL"])
+    click.echo("migrations applied")
+
+
+@main.command("create-platform-admin")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.password_option()
+def create_platform_admin(email: str, name: str, password: str) -> None:
+    """Create a level-10 platform administrator."""
+    _prepare()
+    with _app_context():
+        from app.auth.models import Role
+        from app.auth.services import create_user, email_taken
+        from app.extensions import Session
+        from tenants.scoping import unscoped
+
+        if email_taken(email):
+            raise click.ClickException(f"{email} already has an account")
+        with unscoped():
+            create_user(email=email, display_name=name, password=password, role=Role.ADMIN, level=10)
+        Session.commit()
+    click.echo(f"platform admin {email} created")
+
+
+@main.command("create-tenant")
+@click.option("--name", required=True)
+@click.option("--country", default="FR", show_default=True)
+@click.option("--timezone", default="Europe/Paris", show_default=True)
+@click.option("--admin-email", required=True)
+@click.option("--admin-name", required=True)
+@click.password_option("--admin-password")
+def create_tenant_cmd(name: str, country: str, timezone: str, admin_email: str, admin_name: str,
+                      admin_password: str) -> None:
+    """Create a tenant (active, verified admin) under the platform's direct reseller."""
+    _prepare()
+    with _app_context():
+        from app.auth.services import email_taken
+        from app.extensions import Session
+        from tenants.models import TenantStatus
+        from tenants.scoping import unscoped
+        from tenants.services import signup_tenant
+
+        if email_taken(admin_email):
+            raise click.ClickException(f"{admin_email} already has an account")
+        with unscoped():  # operator task: creates rows of a tenant that is not in scope
+            tenant, admin = signup_tenant(company=name, country=country, timezone=timezone,
+                                          admin_name=admin_name, email=admin_email, password=admin_password)
+            tenant.status = TenantStatus.ACTIVE
+            admin.email_verified = True
+            Session.commit()
+        click.echo(f"tenant {tenant.slug} (id {tenant.id}) created with admin {admin.email}")
+
+
+if __name__ == "__main__":
+    main()

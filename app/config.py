@@ -1,0 +1,90 @@
+"""One typed configuration, read from the environment only (12-factor).
+
+Defaults live here once; secrets have no fallback and are checked at boot.
+`.env.example` documents every variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Config:
+    SECRET_KEY: str
+    DATABASE_URL: str
+    REDIS_URL: str
+    # The application connects as this non-owner role so that PostgreSQL row-level
+    # security applies; migrations run as the owner in DATABASE_URL.
+    APP_DB_ROLE: str = "carillon_app"
+    APP_DB_PASSWORD: str = ""
+    BASE_URL: str = "http://127.0.0.1:5000"
+    SESSION_COOKIE_SECURE: bool = True
+    MAIL_BACKEND: str = "console"  # console | file | smtp
+    MAIL_FILE_DIR: str = "var/mail"
+    MAIL_FROM: str = "Carillon <no-reply@carillon.invalid>"
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = 25
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_STARTTLS: bool = False
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = True
+    DEFAULT_LOCALE: str = "fr"
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_LOCKOUT_MINUTES: int = 15
+    PASSWORD_RESET_MAX_AGE_S: int = 3600
+    EMAIL_VERIFY_MAX_AGE_S: int = 7 * 24 * 3600
+    TRIAL_CREDIT_EUR: str = "10.00"
+    DIALER_BACKEND: str = "simulated"  # simulated | freeswitch
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        missing = []
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = env.get(f.name)
+            if raw is None:
+                if f.default is MISSING:
+                    missing.append(f.name)
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                values[f.name] = _bool(raw)
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        if missing:
+            raise ConfigError(f"missing required environment variables: {', '.join(missing)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def flask_settings(self) -> dict[str, object]:
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SESSION_COOKIE_SECURE": self.SESSION_COOKIE_SECURE,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_NAME": "carillon_session",
+            "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+            "WTF_CSRF_HEADERS": ["X-CSRF-Token", "X-CSRFToken"],
+            "WTF_CSRF_TIME_LIMIT": None,
+            "MAX_CONTENT_LENGTH": 250 * 1024 * 1024,
+            "BABEL_DEFAULT_LOCALE": self.DEFAULT_LOCALE,
+            "BABEL_TRANSLATION_DIRECTORIES": "translations",
+        }

@@ -1,0 +1,11 @@
+import dramatiq
+
+import jobs.broker  # noqa: F401  (binds actors to the configured broker)
+from app.core.mail import Mail, mailer_from_config
+from app.runtime import current_config
+
+
+@dramatiq.actor(queue_name="mail", max_retries=8, min_backoff=5_000, max_backoff=600_000)
+def send_email(to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Deliver one email; SMTP errors raise and Dramatiq retries with backoff."""
+    mailer_from_config(current_config()).send(Mail(to=to, subject=subject, text=text, html=html))

@@ -1,0 +1,5 @@
+"""Imports every feature's models so that the metadata (Alembic, tests) knows them all."""
+
+from app.audit.models import AuditEvent  # noqa: F401
+from app.auth.models import User, UserGroup  # noqa: F401
+from tenants.models import Platform, Reseller, Tenant  # noqa: F401

@@ -1,0 +1,26 @@
+"""Process boot: one Config per process, and the database/Redis handles built from it.
+Used by the web app factory, the Dramatiq worker and the CLI alike."""
+
+from __future__ import annotations
+
+from app import extensions
+from app.config import Config
+
+_current: dict[str, Config] = {}
+
+
+def boot(config: Config) -> Config:
+    _current["config"] = config
+    extensions.init_db(config.DATABASE_URL, config.APP_DB_ROLE, config.APP_DB_PASSWORD)
+    extensions.init_redis(config.REDIS_URL)
+    return config
+
+
+def boot_from_env() -> Config:
+    return boot(Config.from_env())
+
+
+def current_config() -> Config:
+    if "config" not in _current:
+        return boot_from_env()
+    return _current["config"]
