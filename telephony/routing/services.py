@@ -7,6 +7,8 @@ to reload them; that function is meant to be called at a job's edge.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ LCR_ID = 1
 MEDIA_SETID = 1
 # One lock id for every writer of Kamailio's tables, so two syncs never interleave.
 SYNC_LOCK_ID = 0x4B414D4C  # "KAML"
+RELOAD_PATIENCE_S = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,9 @@ class SyncResult:
     rules: int
     targets: int
     media_nodes: int
-    reloaded: tuple[str, ...]
+    lcr_changed: bool
+    dispatcher_changed: bool
+    reloaded: tuple[str, ...] = ()
 
 
 def import_rate_deck(session: so.Session, carrier: Carrier, csv_text: str) -> int:
@@ -123,7 +128,10 @@ def dispatcher_rows(nodes: Sequence[MediaNode], setid: int = MEDIA_SETID) -> lis
 
 
 def write_kamailio_tables(session: so.Session) -> SyncResult:
-    """Rewrite Kamailio's lcr and dispatcher rows from the application's data (flush only)."""
+    """Rewrite Kamailio's lcr and dispatcher rows from the application's data (flush only).
+
+    The result says which sets of tables actually changed, so that Kamailio reloads only
+    those (dispatcher refuses reloads closer than its reload_delta)."""
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(SYNC_LOCK_ID)))
     plan = lcr.build_lcr_plan(load_decks(session), load_trunks(session))
     nodes = (
@@ -131,7 +139,9 @@ def write_kamailio_tables(session: so.Session) -> SyncResult:
         .scalars()
         .all()
     )
+    lcr_before = _lcr_snapshot(session)
     _replace_lcr_rows(session, plan)
+    dispatcher_before = _dispatcher_snapshot(session)
     session.execute(sa.delete(kt.dispatcher).where(kt.dispatcher.c.setid == MEDIA_SETID))
     media_rows = dispatcher_rows(nodes)
     if media_rows:
@@ -142,26 +152,58 @@ def write_kamailio_tables(session: so.Session) -> SyncResult:
         rules=len(plan.rules),
         targets=sum(len(rule.targets) for rule in plan.rules),
         media_nodes=len(media_rows),
-        reloaded=(),
+        lcr_changed=_lcr_snapshot(session) != lcr_before,
+        dispatcher_changed=_dispatcher_snapshot(session) != dispatcher_before,
     )
 
 
 def sync_kamailio_tables(session: so.Session, rpc_urls: Sequence[str] = ()) -> SyncResult:
     """Rewrite Kamailio's tables in one transaction, commit, then make each Kamailio
-    (its JSON-RPC URLs, e.g. ``http://127.0.0.1:5071/RPC``) reload them.
+    (its JSON-RPC URLs, e.g. ``http://127.0.0.1:5071/RPC``) reload what changed.
 
     A Kamailio that cannot be reached raises ``KamailioRpcError`` after the commit: the
     rows are in place and it loads them when it starts or on the next reload."""
     result = write_kamailio_tables(session)
     session.commit()
+    methods = reload_methods(result)
     for url in rpc_urls:
-        reload_kamailio(url)
-    return SyncResult(result.gateways, result.rules, result.targets, result.media_nodes, tuple(rpc_urls))
+        for method in methods:
+            call_reload(url, method)
+    return dataclasses.replace(result, reloaded=methods if rpc_urls else ())
 
 
-def reload_kamailio(url: str) -> None:
-    rpc.call(url, "lcr.reload")
-    rpc.call(url, "dispatcher.reload")
+def reload_methods(result: SyncResult) -> tuple[str, ...]:
+    return (("lcr.reload",) if result.lcr_changed else ()) + (
+        ("dispatcher.reload",) if result.dispatcher_changed else ()
+    )
+
+
+def call_reload(url: str, method: str, patience_s: float = RELOAD_PATIENCE_S) -> None:
+    """Run a reload command, waiting out the "Ongoing reload" refusal that dispatcher
+    gives within its reload_delta (5 s by default) of the previous reload."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            rpc.call(url, method)
+            return
+        except rpc.KamailioRpcError as error:
+            if "Ongoing reload" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+
+
+def _lcr_snapshot(session: so.Session) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for table in (kt.lcr_gw, kt.lcr_rule, kt.lcr_rule_target):
+        query = sa.select(table).where(table.c.lcr_id == LCR_ID).order_by(table.c.id)
+        rows.extend((table.name, *row) for row in session.execute(query))
+    return rows
+
+
+def _dispatcher_snapshot(session: so.Session) -> list[tuple[object, ...]]:
+    columns = [c for c in kt.dispatcher.c if c.name != "id"]
+    query = sa.select(*columns).where(kt.dispatcher.c.setid == MEDIA_SETID)
+    return sorted(tuple(row) for row in session.execute(query))
 
 
 def _replace_lcr_rows(session: so.Session, plan: lcr.LcrPlan) -> None:

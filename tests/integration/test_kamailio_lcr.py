@@ -1,0 +1,263 @@
+"""Least cost routing through a real Kamailio, with SIPp carriers and media node.
+
+Two carriers price France differently (one is cheaper for fixed lines, the other for
+mobiles); the application's data is written to Kamailio's tables by
+``sync_kamailio_tables``; a SIPp UAC registered as a FreeSWITCH node in the dispatcher
+table places calls through Kamailio. Everything runs on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.db import Base
+from kamailio import rpc
+from telephony.routing import services
+from telephony.routing.models import Carrier, MediaNode, Trunk
+from tests.integration.kamailio_support import harness, sipp
+
+pytestmark = [
+    pytest.mark.kamailio,
+    pytest.mark.skipif(
+        bool(harness.missing_binaries()),
+        reason=f"needs Debian packages kamailio and sip-tester (missing: {', '.join(harness.missing_binaries())})",
+    ),
+]
+
+CHEAP_DECK = (
+    "prefix,rate_per_minute,connection_fee,billing_increment\n33,0.0100,0,60/60\n336,0.0500,0,60/60\n"
+)
+BACKUP_DECK = "prefix;rate_per_minute;connection_fee;billing_increment\n33;0,0200;0;1/1\n336;0,0300;0;1/1\n"
+FIXED_LINE = "33123456789"
+MOBILE = "33612345678"
+TENANT_HEADERS = {"X-Carillon-Tenant": "42", "X-Carillon-Tenant-Channels": "10"}
+
+
+@dataclass
+class Edge:
+    """The running Kamailio with its database and the ports of every party."""
+
+    kamailio: harness.Kamailio
+    engine: sa.Engine
+    ports: harness.KamailioPorts
+    carrier_ports: dict[str, tuple[int, int]]
+    # Two media nodes' (SIP port, RTP port): both are in the dispatcher set.
+    media_node_ports: tuple[int, ...]
+    work_dir: Path
+
+
+def _seed(
+    session: so.Session, carrier_ports: dict[str, tuple[int, int]], media_node_ports: list[int]
+) -> None:
+    for name, deck in (("cheap", CHEAP_DECK), ("backup", BACKUP_DECK)):
+        carrier = Carrier(name=name)
+        carrier.trunks.append(
+            Trunk(name=f"{name}-sbc", host=harness.LOOPBACK, port=carrier_ports[name][0], transport="udp")
+        )
+        session.add(carrier)
+        session.flush()
+        services.import_rate_deck(session, carrier, deck)
+    for number, port in enumerate(media_node_ports, start=1):
+        session.add(MediaNode(name=f"fs-test-{number}", host=harness.LOOPBACK, sip_port=port))
+    session.flush()
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    work_dir = tmp_path_factory.mktemp("kamailio_lcr")
+    sip, ws, rpc_port, cheap, cheap_media, backup, backup_media, *media_nodes = harness.free_ports(11)
+    ports = harness.KamailioPorts(sip=sip, ws=ws, rpc=rpc_port)
+    carrier_ports = {"cheap": (cheap, cheap_media), "backup": (backup, backup_media)}
+    with harness.throwaway_database() as database:
+        engine = sa.create_engine(database.owner_url)
+        # These tests need only the routing tables, not the whole migration chain
+        # (the Alembic chain is exercised by the migration tests), hence create_all.
+        routing_tables = [
+            Base.metadata.tables[name] for name in ("carriers", "trunks", "carrier_rates", "media_nodes")
+        ]
+        Base.metadata.create_all(engine, tables=routing_tables)
+        with so.Session(engine) as session:
+            _seed(session, carrier_ports, [media_nodes[0], media_nodes[2]])
+            # Before Kamailio starts: it loads the tables at start-up.
+            services.sync_kamailio_tables(session)
+        cfg = harness.install_config(work_dir / "etc", harness.local_cfg(ports, database.kamailio_url))
+        try:
+            with harness.running_kamailio(cfg, ports) as kamailio:
+                yield Edge(kamailio, engine, ports, carrier_ports, tuple(media_nodes), work_dir)
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def start_carrier(edge: Edge) -> Iterator[Callable[[str, str], sipp.Carrier]]:
+    started: list[sipp.Carrier] = []
+
+    def start(name: str, scenario: str) -> sipp.Carrier:
+        port, media_port = edge.carrier_ports[name]
+        carrier = sipp.start_carrier(
+            edge.work_dir / f"sipp_{len(started)}_{name}", name, port, media_port, scenario
+        )
+        started.append(carrier)
+        return carrier
+
+    yield start
+    for carrier in started:
+        carrier.stop()
+
+
+def _call(edge: Edge, number: str, node: int = 0, hold_ms: int = 0) -> sipp.CallResult:
+    port, media_port = edge.media_node_ports[2 * node : 2 * node + 2]
+    return sipp.place_call(
+        edge.work_dir / "uac",
+        proxy_port=edge.ports.sip,
+        local_port=port,
+        media_port=media_port,
+        number=number,
+        headers=TENANT_HEADERS,
+        hold_ms=hold_ms,
+    )
+
+
+def _explain(edge: Edge, result: sipp.CallResult) -> str:
+    return f"SIPp exit {result.returncode}\nSIPp log:\n{result.log}\nSIPp errors:\n{result.errors}\nKamailio log:\n{edge.kamailio.log_text()[-3000:]}"
+
+
+@pytest.mark.parametrize(
+    ("number", "cheapest", "other"), [(FIXED_LINE, "cheap", "backup"), (MOBILE, "backup", "cheap")]
+)
+def test_call_lands_on_cheapest_carrier_for_its_longest_prefix(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier], number: str, cheapest: str, other: str
+) -> None:
+    winner = start_carrier(cheapest, sipp.answering_carrier_scenario(cheapest))
+    loser = start_carrier(other, sipp.answering_carrier_scenario(other))
+
+    result = _call(edge, number)
+
+    assert result.returncode == 0, _explain(edge, result)
+    assert result.answered_by == cheapest
+    assert winner.received_invites() == 1
+    assert loser.received_invites() == 0
+
+
+def test_call_fails_over_to_next_carrier_when_cheapest_returns_503(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+) -> None:
+    refusing = start_carrier("cheap", sipp.refusing_carrier_scenario(503))
+    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+
+    result = _call(edge, FIXED_LINE)
+
+    assert result.returncode == 0, _explain(edge, result)
+    assert result.answered_by == "backup"
+    assert refusing.received_invites() == 1
+    assert backup.received_invites() == 1
+
+
+def test_number_without_any_rate_is_refused_without_reaching_a_carrier(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+) -> None:
+    cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
+    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+
+    result = _call(edge, "4420794600000")
+
+    assert result.returncode != 0
+    assert result.answered_by is None
+    assert cheap.received_invites() == backup.received_invites() == 0
+
+
+def test_full_trunk_is_skipped_for_the_next_carrier(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+) -> None:
+    _set_cheap_trunk(edge, channel_limit=1)
+    cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
+    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+    first: list[sipp.CallResult] = []
+    try:
+        # The first call holds the cheap trunk's only channel for 4 s.
+        holder = threading.Thread(target=lambda: first.append(_call(edge, FIXED_LINE, hold_ms=4000)))
+        holder.start()
+        _wait_until(lambda: cheap.received_invites() == 1, timeout=5)
+        second = _call(edge, FIXED_LINE, node=1)
+        holder.join(timeout=sipp.CALL_TIMEOUT_S)
+    finally:
+        _set_cheap_trunk(edge, channel_limit=None)
+
+    assert first and first[0].answered_by == "cheap", first
+    assert second.returncode == 0, _explain(edge, second)
+    assert second.answered_by == "backup"
+    assert backup.received_invites() == 1
+
+
+def test_sync_reloads_kamailio_over_jsonrpc(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+) -> None:
+    _set_carrier_enabled(edge, "cheap", enabled=False)
+    try:
+        gateways = rpc.call(edge.kamailio.rpc_url, "lcr.dump_gws")
+        assert "cheap-sbc" not in str(gateways) and "backup-sbc" in str(gateways)
+        cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
+        start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+
+        result = _call(edge, FIXED_LINE)
+
+        assert result.returncode == 0, _explain(edge, result)
+        assert result.answered_by == "backup"
+        assert cheap.received_invites() == 0
+    finally:
+        _set_carrier_enabled(edge, "cheap", enabled=True)
+    assert "cheap-sbc" in str(rpc.call(edge.kamailio.rpc_url, "lcr.dump_gws"))
+
+
+def test_media_node_is_in_the_dispatcher_set(edge: Edge) -> None:
+    listing = rpc.call(edge.kamailio.rpc_url, "dispatcher.list")
+    for port in edge.media_node_ports[::2]:
+        assert f"sip:{harness.LOOPBACK}:{port}" in str(listing)
+
+
+def test_config_checks_with_generated_local_cfg(tmp_path: Path) -> None:
+    ports = harness.KamailioPorts(*harness.free_ports(3))
+    cfg = harness.install_config(tmp_path, harness.local_cfg(ports, "postgres://kamailio@127.0.0.1/carillon"))
+
+    checked = harness.check_config(cfg)
+
+    assert checked.returncode == 0, checked.stderr[-4000:]
+    assert "config file ok" in checked.stderr
+
+
+def test_config_checks_with_example_local_cfg(tmp_path: Path) -> None:
+    cfg = harness.install_config(tmp_path, harness.LOCAL_CFG_EXAMPLE.read_text())
+
+    checked = harness.check_config(cfg)
+
+    assert checked.returncode == 0, checked.stderr[-4000:]
+
+
+def _set_cheap_trunk(edge: Edge, channel_limit: int | None) -> None:
+    with so.Session(edge.engine) as session:
+        trunk = session.scalars(sa.select(Trunk).where(Trunk.name == "cheap-sbc")).one()
+        trunk.channel_limit = channel_limit
+        services.sync_kamailio_tables(session, [edge.kamailio.rpc_url])
+
+
+def _set_carrier_enabled(edge: Edge, name: str, enabled: bool) -> None:
+    with so.Session(edge.engine) as session:
+        carrier = session.scalars(sa.select(Carrier).where(Carrier.name == name)).one()
+        carrier.enabled = enabled
+        services.sync_kamailio_tables(session, [edge.kamailio.rpc_url])
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
