@@ -17,7 +17,7 @@ from app.compliance.protocols import (
     Limits,
 )
 from app.compliance.rules import CountryRule, rule_for
-from app.compliance.territories import resolve_territory
+from app.compliance.territories import Territory, resolve_territory
 from app.compliance.windows import WindowSpec
 
 
@@ -79,11 +79,8 @@ def may_dial(
     permanent = _permanent_refusal(lead, campaign, at, rule, blocked, limits)
     if permanent is not None:
         return Decision(allowed=False, reason=permanent)
-    window = WindowSpec.build(
-        territory,
-        rule,
-        legal_window_lifted=bool(lead.consent_outside_hours) and has_recorded_consent(lead, at),
-        campaign_hours=campaign.calling_hours,
+    window = _window(
+        territory, rule, campaign, lifted=bool(lead.consent_outside_hours) and has_recorded_consent(lead, at)
     )
     pending = [
         (reason, until) for reason, until in _time_constraints(campaign, history, at, rule) if until > at
@@ -98,6 +95,10 @@ def may_dial(
         reason = Reason.HOLIDAY if window.closed_by_holiday(local_day) else Reason.WINDOW
     earliest = max([at, *(until for _, until in pending)])
     next_allowed_at = window.next_opening(earliest)
+    if lead.consent_outside_hours and _consent_recorded_later(lead, at):
+        # An express consent dated later lifts the legal window from that date on.
+        lifted = _window(territory, rule, campaign, lifted=True).next_opening(max(earliest, lead.consent_at))
+        next_allowed_at = min(filter(None, (next_allowed_at, lifted)), default=None)
     if next_allowed_at is not None and _lacks_required_consent(lead, campaign, next_allowed_at, rule):
         # Opt-in starts before the window reopens: waiting will not help this lead.
         next_allowed_at = None
@@ -111,6 +112,18 @@ def has_recorded_consent(lead: LeadLike, at: datetime) -> bool:
         return False
     _require_aware(lead.consent_at, "lead.consent_at")
     return lead.consent_at <= at
+
+
+def _consent_recorded_later(lead: LeadLike, at: datetime) -> bool:
+    return (
+        lead.consent_at is not None and lead.consent_at > at and has_recorded_consent(lead, lead.consent_at)
+    )
+
+
+def _window(territory: Territory, rule: CountryRule, campaign: CampaignLike, *, lifted: bool) -> WindowSpec:
+    return WindowSpec.build(
+        territory, rule, legal_window_lifted=lifted, campaign_hours=campaign.calling_hours
+    )
 
 
 def effective_attempt_limit(campaign: CampaignLike, rule: CountryRule) -> int | None:
