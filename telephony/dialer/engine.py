@@ -1,0 +1,539 @@
+"""The campaign engine: agents and calls of one campaign, driven by a clock and events.
+
+No I/O of its own.  The dialer service (or the simulator) calls:
+
+- ``tick()`` once per second: asks the pacing policy how many calls to launch, takes
+  that many leads from the ``LeadSource`` and originates them through ``CallControl``;
+- ``on_event(event)`` for every ``CallEvent`` the backend reports;
+- ``poll()`` at ``next_deadline()``: a connectable call that found no agent within the
+  drop window is abandoned there, with its identification message (R4);
+- the agent actions ``login``, ``pause``, ``resume``, ``logout``, ``disposition``.
+
+Time: the engine keeps its own monotonic time.  It follows ``clock.now()`` but a step
+backwards counts as zero and a step forwards is capped at ``max_clock_step_s``, so a
+wall-clock jump can neither age every call by an hour nor make durations negative.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from telephony.callcontrol import CallControl, CallEvent, Clock, EventKind, OriginateRequest
+from telephony.dialer.calls import Agent, AgentState, CallRecord, CallState, IllegalTransition
+from telephony.dialer.pacing import (
+    DROP_WINDOW_S,
+    LEGAL_ABANDON_CAP,
+    CampaignSnapshot,
+    DialMode,
+    PacingPolicy,
+    RecentSamples,
+    ShiftCounters,
+    make_policy,
+)
+
+MIN_RING_TIMEOUT_S = 15  # R4: unanswered prospecting calls ring at least 15 s
+
+NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "ORIGINATOR_CANCEL"})
+BUSY_CAUSES = frozenset({"USER_BUSY"})
+# Events that change nothing a pacing snapshot shows (a ringing dial is still outstanding,
+# a presented agent is already busy since the presentation).
+_UNOBSERVED_KINDS = frozenset(
+    {EventKind.RINGING, EventKind.BRIDGED, EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadToDial:
+    lead_id: int
+    phone_number: str  # E.164
+    caller_id: str | None = None  # local presence override of the campaign's number
+
+
+class LeadSource(Protocol):
+    """The hopper: hands out up to ``n`` leads that may be dialled now (fewer when it runs dry)."""
+
+    def take(self, n: int) -> list[LeadToDial]: ...
+
+
+class MachineAction(enum.StrEnum):
+    """What to do when AMD says machine (D4)."""
+
+    DROP = "drop"
+    VOICEMAIL = "voicemail"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSettings:
+    tenant_id: int
+    campaign_id: int
+    mode: DialMode
+    caller_id: str
+    amd: bool = False
+    machine_action: MachineAction = MachineAction.DROP
+    voicemail_audio: str | None = None
+    identification_audio: str = "carillon/abandon-identification.wav"
+    abandon_target: float = LEGAL_ABANDON_CAP
+    dial_speed: int = 10
+    ring_timeout_s: int = 25
+    record: bool = False
+    drop_window_s: float = DROP_WINDOW_S
+    max_clock_step_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.ring_timeout_s < MIN_RING_TIMEOUT_S:
+            raise ValueError(
+                f"ring timeout {self.ring_timeout_s} s is under the legal {MIN_RING_TIMEOUT_S} s"
+            )
+        if not 0 < self.drop_window_s <= DROP_WINDOW_S:
+            raise ValueError(f"drop window must be in (0, {DROP_WINDOW_S}] s")
+        if self.machine_action is MachineAction.VOICEMAIL and not self.voicemail_audio:
+            raise ValueError("voicemail drop needs the campaign's voicemail audio")
+
+
+@dataclass(slots=True)
+class _Counters:
+    dials: int = 0
+    live: int = 0
+    connects_human: int = 0
+    connects_machine: int = 0
+    abandoned: int = 0
+    machines_detected: int = 0
+    no_answers: int = 0
+    busy: int = 0
+    failures: int = 0
+
+    def freeze(self) -> ShiftCounters:
+        return ShiftCounters(
+            self.dials,
+            self.live,
+            self.connects_human,
+            self.connects_machine,
+            self.abandoned,
+            self.machines_detected,
+            self.no_answers,
+            self.busy,
+            self.failures,
+        )
+
+
+def _uuid_call_id() -> str:
+    return str(uuid.uuid4())
+
+
+class CampaignEngine:
+    def __init__(
+        self,
+        settings: CampaignSettings,
+        control: CallControl,
+        clock: Clock,
+        leads: LeadSource,
+        policy: PacingPolicy | None = None,
+        new_call_id: Callable[[], str] = _uuid_call_id,
+        on_call_finished: Callable[[CallRecord], None] | None = None,
+        sample_size: int = 2000,
+        sample_refresh_s: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or make_policy(settings.mode, settings.abandon_target, settings.dial_speed)
+        self._control = control
+        self._clock = clock
+        self._leads = leads
+        self._new_call_id = new_call_id
+        self._on_call_finished = on_call_finished
+        self._turbo = settings.mode is DialMode.TURBO
+        self._raw_time = clock.now()
+        self._now = self._raw_time
+        self.agents: dict[int, Agent] = {}
+        self._ready: dict[int, None] = {}  # insertion order = ready since: first is longest idle
+        self._paused: set[int] = set()
+        self._presented_or_talking: dict[int, float] = {}  # agent -> call start
+        self._wrapping: dict[int, float] = {}  # agent -> wrap-up start
+        self.calls: dict[str, CallRecord] = {}  # calls still alive in the engine
+        self._outstanding: dict[str, float] = {}  # unresolved dials -> dialled at
+        self._waiting: deque[tuple[float, CallRecord]] = deque()  # (abandon deadline, call), FIFO
+        self._counters = _Counters()
+        self._dial_outcome_s: deque[float] = deque(maxlen=sample_size)
+        self._dial_outcome_live: deque[bool] = deque(maxlen=sample_size)
+        self._talks: deque[float] = deque(maxlen=sample_size)
+        self._wraps: deque[float] = deque(maxlen=sample_size)
+        self._samples = RecentSamples()
+        self._samples_changed = False
+        self._samples_at = -float("inf")
+        self._sample_refresh_s = sample_refresh_s
+        self._dirty = True
+        self._handlers: dict[EventKind, Callable[[CallRecord, CallEvent, float], None]] = {
+            EventKind.RINGING: self._on_ringing,
+            EventKind.ANSWERED: self._on_answered,
+            EventKind.HUMAN: self._on_human,
+            EventKind.MACHINE: self._on_machine,
+            EventKind.BRIDGED: self._on_bridged,
+            EventKind.HANGUP: self._on_hangup,
+            EventKind.RECORDING_STARTED: self._on_recording,
+            EventKind.RECORDING_STOPPED: self._on_recording,
+        }
+
+    # ----------------------------------------------------------------- time
+    def now(self) -> float:
+        """Engine time: follows the clock, never goes back, never leaps."""
+        raw = self._clock.now()
+        step = raw - self._raw_time
+        self._raw_time = raw
+        if step > 0:
+            self._now += step if step <= self.settings.max_clock_step_s else self.settings.max_clock_step_s
+        return self._now
+
+    # --------------------------------------------------------------- pacing
+    def tick(self) -> int:
+        """Once per second: launch what the pacing policy asks for. Returns calls launched."""
+        now = self.now()
+        self._expire_waiting(now)
+        if not self._dirty and now < self.policy.quiet_until:
+            return 0  # nothing observable changed and the policy said it would answer 0
+        self._dirty = False
+        wanted = self.policy.decide(self.snapshot(now))
+        if wanted <= 0:
+            return 0
+        leads = self._leads.take(wanted)
+        for lead in leads:
+            self._dial(lead, now)
+        if len(leads) < wanted:
+            self._dirty = True  # the hopper ran short: ask again next tick
+        return len(leads)
+
+    def snapshot(self, now: float | None = None) -> CampaignSnapshot:
+        now = self._now if now is None else now
+        if self._samples_changed and now - self._samples_at >= self._sample_refresh_s:
+            self._refresh_samples(now)
+        return CampaignSnapshot(
+            now,
+            len(self.agents),
+            len(self._ready),
+            tuple(self._presented_or_talking.values()),
+            tuple(self._wrapping.values()),
+            len(self._waiting),
+            tuple(self._outstanding.values()),
+            self._counters.freeze(),
+            self._samples,
+            self.settings.amd,
+            self.settings.drop_window_s,
+            len(self._paused),
+        )
+
+    @property
+    def counters(self) -> ShiftCounters:
+        return self._counters.freeze()
+
+    def reset_counters(self) -> None:
+        """A new shift or day starts: the abandon rate is measured afresh."""
+        self._counters = _Counters()
+        self._dirty = True
+
+    def _refresh_samples(self, now: float) -> None:
+        self._samples = RecentSamples(
+            tuple(self._dial_outcome_s),
+            tuple(self._dial_outcome_live),
+            tuple(self._talks),
+            tuple(self._wraps),
+        )
+        self._samples_changed = False
+        self._samples_at = now
+
+    def _dial(self, lead: LeadToDial, now: float) -> None:
+        s = self.settings
+        call = CallRecord.queued(self._new_call_id(), lead.lead_id, lead.phone_number, now)
+        self.calls[call.call_id] = call
+        call.move(CallState.DIALLING, now)
+        self._outstanding[call.call_id] = now
+        self._counters.dials += 1
+        self._control.originate(
+            OriginateRequest(
+                call_id=call.call_id,
+                tenant_id=s.tenant_id,
+                campaign_id=s.campaign_id,
+                lead_id=lead.lead_id,
+                destination=lead.phone_number,
+                caller_id=lead.caller_id or s.caller_id,
+                ring_timeout_s=s.ring_timeout_s,
+                amd=s.amd,
+                record=s.record,
+            )
+        )
+
+    # --------------------------------------------------------------- timers
+    def next_deadline(self) -> float | None:
+        """Engine time at which ``poll()`` must run (a waiting call's drop window ends)."""
+        return self._waiting[0][0] if self._waiting else None
+
+    def poll(self) -> None:
+        self._expire_waiting(self.now())
+
+    def _expire_waiting(self, now: float) -> None:
+        waiting = self._waiting
+        while waiting and waiting[0][0] <= now:
+            _, call = waiting.popleft()
+            self._abandon(call, now, play_message=True)
+
+    def _abandon(self, call: CallRecord, now: float, play_message: bool) -> None:
+        call.move(CallState.ABANDONED, now)
+        self._counters.abandoned += 1
+        self._dirty = True
+        if play_message:
+            self._control.play_message(call.call_id, self.settings.identification_audio)
+        self._finish_if_done(call)
+
+    # --------------------------------------------------------------- events
+    def on_event(self, event: CallEvent) -> None:
+        now = self.now()
+        self._expire_waiting(now)
+        call = self.calls.get(event.call_id)
+        if call is None:
+            return  # a late event for a call already finished and handed over
+        self._handlers[event.kind](call, event, now)
+        if event.kind not in _UNOBSERVED_KINDS:
+            self._dirty = True
+
+    def _on_ringing(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        if call.state is CallState.DIALLING:
+            call.move(CallState.RINGING, now)
+
+    def _on_answered(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        if call.state not in (CallState.DIALLING, CallState.RINGING):
+            return
+        call.move(CallState.ANSWERED, now)
+        if not self.settings.amd:
+            self._connectable(call, now)  # no detection: every answer is presented
+        elif self._turbo and self._ready:
+            # TURBO presents at once, without waiting for the AMD verdict
+            self._resolve(call, now, live=True)
+            call.connectable_at = now
+            self._present(call, self._take_longest_idle(), now)
+
+    def _on_human(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        if call.is_machine is None:
+            call.is_machine = False
+        if call.state is CallState.ANSWERED and call.agent_id is None:
+            self._connectable(call, now)
+
+    def _on_machine(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        call.is_machine = True
+        if call.state is not CallState.ANSWERED or call.agent_id is not None:
+            return  # already with an agent (TURBO): the agent deals with it
+        self._counters.machines_detected += 1
+        call.move(CallState.MACHINE, now)
+        action = self.settings.machine_action
+        if action is MachineAction.AGENT:
+            self._connectable(call, now)
+            return
+        self._resolve(call, now, live=False)
+        if action is MachineAction.VOICEMAIL:
+            self._control.play_message(call.call_id, self.settings.voicemail_audio or "")
+            call.move(CallState.VOICEMAIL_LEFT, now)
+        else:
+            self._control.hangup(call.call_id, "NORMAL_CLEARING")
+            call.move(CallState.MACHINE_DROPPED, now)
+
+    def _on_bridged(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        agent_id = call.agent_id
+        if agent_id is None or call.state in (CallState.BRIDGED, CallState.WRAP_UP) or call.is_final:
+            return
+        call.move(CallState.BRIDGED, now)
+        self.agents[agent_id].move(AgentState.IN_CALL, now)
+
+    def _on_hangup(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        call.ended_at = now
+        state = call.state
+        if state is CallState.BRIDGED:
+            self._end_talk(call, now, event.cause)
+        elif state in (CallState.DIALLING, CallState.RINGING):
+            self._not_reached(call, now, event.cause or "NORMAL_CLEARING")
+        elif state in (CallState.ANSWERED, CallState.HUMAN, CallState.MACHINE):
+            self._hung_up_before_agent(call, now, event.cause)
+        else:
+            if call.cause is None:
+                call.cause = event.cause
+            self._finish_if_done(call)
+
+    def _on_recording(self, call: CallRecord, event: CallEvent, now: float) -> None:
+        call.data[str(event.kind)] = f"{now:.3f}"
+        call.data.update(event.data)
+
+    def _not_reached(self, call: CallRecord, now: float, cause: str) -> None:
+        if cause in NO_ANSWER_CAUSES:
+            call.move(CallState.NO_ANSWER, now, cause)
+            self._counters.no_answers += 1
+        elif cause in BUSY_CAUSES:
+            call.move(CallState.BUSY, now, cause)
+            self._counters.busy += 1
+        else:
+            call.move(CallState.FAILED, now, cause)
+            self._counters.failures += 1
+        self._resolve(call, now, live=False)
+        self._finish_if_done(call)
+
+    def _hung_up_before_agent(self, call: CallRecord, now: float, cause: str | None) -> None:
+        """The far end left before it was bridged: an answered call never connected, so it
+        counts as abandoned (it cannot hear a message any more)."""
+        call.cause = cause
+        if call.call_id in self._outstanding:
+            self._resolve(call, now, live=True)
+        self._remove_waiting(call)
+        if call.agent_id is not None:  # presented, bridge not completed
+            self._presented_or_talking.pop(call.agent_id, None)
+            agent = self.agents[call.agent_id]
+            agent.call_id = None
+            agent.move(AgentState.READY, now)
+            self._agent_ready(agent)
+        self._abandon(call, now, play_message=False)
+
+    def _end_talk(self, call: CallRecord, now: float, cause: str | None) -> None:
+        call.move(CallState.WRAP_UP, now, cause)
+        agent_id = call.agent_id
+        if agent_id is None:
+            raise IllegalTransition(f"call {call.call_id} bridged without an agent")
+        self.agents[agent_id].move(AgentState.WRAP_UP, now)
+        self._presented_or_talking.pop(agent_id, None)
+        self._wrapping[agent_id] = now
+
+    # -------------------------------------------------------------- routing
+    def _resolve(self, call: CallRecord, now: float, live: bool) -> None:
+        """The dial's outcome is known: it leaves the outstanding set and becomes a sample."""
+        dialled_at = self._outstanding.pop(call.call_id, None)
+        if dialled_at is None:
+            return
+        self._dial_outcome_s.append(now - dialled_at)
+        self._dial_outcome_live.append(live)
+        self._samples_changed = True
+        if live:
+            self._counters.live += 1
+
+    def _connectable(self, call: CallRecord, now: float) -> None:
+        self._resolve(call, now, live=True)
+        call.connectable_at = now
+        if call.state is CallState.ANSWERED:
+            call.move(CallState.HUMAN, now)
+        agent_id = self._take_longest_idle()
+        if agent_id is None:
+            self._waiting.append((now + self.settings.drop_window_s, call))
+        else:
+            self._present(call, agent_id, now)
+
+    def _take_longest_idle(self) -> int | None:
+        ready = self._ready
+        if not ready:
+            return None
+        agent_id = next(iter(ready))
+        del ready[agent_id]
+        return agent_id
+
+    def _present(self, call: CallRecord, agent_id: int, now: float) -> None:
+        agent = self.agents[agent_id]
+        agent.move(AgentState.RINGING, now)
+        agent.call_id = call.call_id
+        call.agent_id = agent_id
+        self._presented_or_talking[agent_id] = now
+        self._control.bridge_to_agent(call.call_id, agent_id)
+
+    def _agent_ready(self, agent: Agent) -> None:
+        """A ready agent takes the oldest waiting call, or joins the back of the idle line."""
+        self._dirty = True
+        if self._waiting:
+            _, call = self._waiting.popleft()
+            self._present(call, agent.agent_id, agent.since)
+        else:
+            self._ready[agent.agent_id] = None
+
+    def _remove_waiting(self, call: CallRecord) -> None:
+        for item in self._waiting:
+            if item[1] is call:
+                self._waiting.remove(item)
+                return
+
+    def _finish_if_done(self, call: CallRecord) -> None:
+        if call.is_final and call.ended_at is not None:
+            del self.calls[call.call_id]
+            if self._on_call_finished is not None:
+                self._on_call_finished(call)
+
+    # -------------------------------------------------------- agent actions
+    def login(self, agent_id: int) -> Agent:
+        now = self.now()
+        self._expire_waiting(now)
+        if agent_id in self.agents:
+            raise IllegalTransition(f"agent {agent_id} is already logged in")
+        agent = Agent(agent_id, AgentState.LOGGED_OUT, now)
+        self.agents[agent_id] = agent
+        agent.move(AgentState.READY, now)
+        self._agent_ready(agent)
+        return agent
+
+    def pause(self, agent_id: int, code: str) -> None:
+        now = self.now()
+        agent = self._agent(agent_id)
+        agent.move(AgentState.PAUSED, now, pause_code=code)
+        self._ready.pop(agent_id, None)
+        self._paused.add(agent_id)
+        self._dirty = True
+
+    def resume(self, agent_id: int) -> None:
+        now = self.now()
+        self._expire_waiting(now)
+        agent = self._agent(agent_id)
+        agent.move(AgentState.READY, now)
+        self._paused.discard(agent_id)
+        self._agent_ready(agent)
+
+    def logout(self, agent_id: int) -> None:
+        now = self.now()
+        agent = self._agent(agent_id)
+        agent.move(AgentState.LOGGED_OUT, now)
+        self._ready.pop(agent_id, None)
+        self._paused.discard(agent_id)
+        self._wrapping.pop(agent_id, None)
+        del self.agents[agent_id]
+        self._dirty = True
+
+    def disposition(
+        self, agent_id: int, status: str, is_machine: bool = False, pause_code: str | None = None
+    ) -> None:
+        """The agent closes the wrap-up of their call with a status, then is ready (or paused)."""
+        now = self.now()
+        self._expire_waiting(now)
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.WRAP_UP or agent.call_id is None:
+            raise IllegalTransition(f"agent {agent_id} has no call in wrap-up to disposition ({agent.state})")
+        call = self.calls[agent.call_id]
+        call.move(CallState.DISPOSITIONED, now)
+        call.disposition = status
+        call.is_machine = is_machine
+        if is_machine:
+            self._counters.connects_machine += 1
+        else:
+            self._counters.connects_human += 1
+        # talk and wrap-up recorded together: the pacing model uses them as pairs
+        self._talks.append(call.times[CallState.WRAP_UP] - call.times[CallState.BRIDGED])
+        self._wraps.append(now - call.times[CallState.WRAP_UP])
+        self._samples_changed = True
+        self._wrapping.pop(agent_id, None)
+        agent.call_id = None
+        self._finish_if_done(call)
+        if pause_code is not None:
+            agent.move(AgentState.PAUSED, now, pause_code=pause_code)
+            self._paused.add(agent_id)
+            self._dirty = True
+        else:
+            agent.move(AgentState.READY, now)
+            self._agent_ready(agent)
+
+    def _agent(self, agent_id: int) -> Agent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise IllegalTransition(
+                f"agent {agent_id} is not logged in to campaign {self.settings.campaign_id}"
+            )
+        return agent
