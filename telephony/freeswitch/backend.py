@@ -228,6 +228,7 @@ class FreeSwitchCallControl:
             self._emit(self.tracker.close(call.call_id, CAUSE_NO_MEDIA_NODE, now, {"node": ""}))
             return
         node = self.nodes[node_name]
+        call.esl_session = self.clients[node_name].connections_made
         line = commands.originate(
             node.dial_string(request.destination), self._variables(request), self._apps(call)
         )
@@ -235,7 +236,9 @@ class FreeSwitchCallControl:
         # Known before sending: the BACKGROUND_JOB may be handled before bgapi returns.
         self.tracker.bind_job(call.call_id, job_uuid)
         try:
-            self.clients[node_name].bgapi(line, job_uuid=job_uuid)
+            returned_job = self.clients[node_name].bgapi(line, job_uuid=job_uuid)
+            if returned_job != job_uuid:
+                self._emit(self.tracker.bind_job(call.call_id, returned_job, node_name, now))
         except EslNotSent:
             self._emit(self.tracker.close(call.call_id, CAUSE_ORIGINATE_NOT_SENT, now, {"node": node_name}))
         except (EslDisconnected, EslTimeout) as exc:
@@ -337,14 +340,24 @@ class FreeSwitchCallControl:
     def resume_recording(self, call_id: str) -> None:
         self._mask_recording(call_id, "unmask")
 
-    def supervise(self, call_id: str, supervisor_id: int, endpoint: str, mode: SupervisionMode) -> str:
+    def supervise(
+        self,
+        call_id: str,
+        supervisor_id: int,
+        endpoint: str,
+        mode: SupervisionMode,
+        *,
+        leg_uuid: str | None = None,
+    ) -> str:
+        """Call ``endpoint`` (e.g. ``user/sup10@tenant7.example``) muted into the agent
+        conference; the mode is applied when its member joins. Returns the leg uuid."""
         call = self._answered_call(call_id)
         if not call.conference:
             raise CallControlError(f"call {call_id} is not in an agent conference")
         info = self.conferences.get(call.conference)
         node_name = info.node if info else call.node
         node = self.nodes[node_name]
-        leg_uuid = str(uuid_module.uuid4())
+        leg_uuid = commands.check_uuid(leg_uuid or str(uuid_module.uuid4()))
         variables = {
             "origination_uuid": leg_uuid,
             f"{self.prefix}tenant_id": str(call.tenant_id),
@@ -591,7 +604,11 @@ class FreeSwitchCallControl:
             log.error("reconcile of %s failed: %s", node, exc)
 
     def reconcile(self, node: str) -> None:
-        """Bring open calls on ``node`` in line with the channels it really has."""
+        """Bring open calls on ``node`` in line with the channels it really has.
+
+        Only calls placed on an earlier ESL session are checked: a call originated
+        while this runs is not in ``show channels`` yet and must not look vanished.
+        """
         client = self.clients[node]
         self.conferences.load_json_list(node, client.api("conference json_list"))
         live = {
@@ -601,7 +618,10 @@ class FreeSwitchCallControl:
         }
         now = self._clock.now()
         data = {"node": node, "reconciled": "true"}
+        session = client.connections_made
         for call in self.tracker.open_calls(node):
+            if call.esl_session >= session:
+                continue  # placed on this very session: its events are already ours
             row = live.get(call.call_id)
             if row is not None:
                 self._emit(self._catch_up(call, row.get("callstate", ""), now, data))
@@ -650,6 +670,7 @@ class FreeSwitchCallControl:
             node=node,
             created_at=now,
             channel_seen=True,
+            esl_session=self.clients[node].connections_made,
         )
         self.tracker.add(call)
         self._emit(self._catch_up(call, row.get("callstate", ""), now, {**data, "adopted": "true"}))

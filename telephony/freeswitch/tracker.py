@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telephony.callcontrol import CallEvent, EventKind
@@ -25,6 +26,7 @@ from telephony.freeswitch.amd import AnsweringMachineDetector
 from telephony.freeswitch.protocol import EslEvent, parse_job_result
 
 AGENT_CONFERENCE_PREFIX = "agent-"
+MAX_UNMATCHED_JOBS = 1000
 _AGENT_CONFERENCE = re.compile(r"^agent-(?P<tenant>\d+)-(?P<agent>\d+)$")
 _ORIGINATION_UUID = re.compile(r"origination_uuid=([0-9a-fA-F-]{36})")
 
@@ -104,6 +106,7 @@ class TrackedCall:
     record_path: str | None = None
     recording: bool = False
     hangup_after_playback: bool = False
+    esl_session: int = 0  # the node's ESL session the call was placed on
     variables: dict[str, str] = field(default_factory=dict)
 
 
@@ -121,16 +124,23 @@ class CallTracker:
         self.detector = detector
         self.calls: dict[str, TrackedCall] = {}
         self._jobs: dict[str, str] = {}
+        # Job results that matched no call yet: the reply naming the job may be
+        # handled after its BACKGROUND_JOB. Bounded: every subscriber gets every job.
+        self._unmatched_jobs: OrderedDict[str, EslEvent] = OrderedDict()
 
     def add(self, call: TrackedCall) -> None:
         self.calls[call.call_id] = call
         if call.job_uuid:
             self._jobs[call.job_uuid] = call.call_id
 
-    def bind_job(self, call_id: str, job_uuid: str) -> None:
-        if call_id in self.calls and job_uuid:
-            self.calls[call_id].job_uuid = job_uuid
-            self._jobs[job_uuid] = call_id
+    def bind_job(self, call_id: str, job_uuid: str, node: str = "", now: float = 0.0) -> list[CallEvent]:
+        """Tie a Job-UUID to a call; returns what an already-received result implies."""
+        if call_id not in self.calls or not job_uuid:
+            return []
+        self.calls[call_id].job_uuid = job_uuid
+        self._jobs[job_uuid] = call_id
+        early = self._unmatched_jobs.pop(job_uuid, None)
+        return self._on_job(node, early, early.timestamp or now) if early is not None else []
 
     def get(self, call_id: str) -> TrackedCall | None:
         return self.calls.get(call_id)
@@ -244,7 +254,12 @@ class CallTracker:
             match = _ORIGINATION_UUID.search(event.get("Job-Command-Arg"))
             call_id = match.group(1) if match else None
         call = self.calls.get(call_id or "")
-        if call is None or event.get("Job-Command") not in ("originate", ""):
+        if call is None:
+            self._unmatched_jobs[event.get("Job-UUID")] = event
+            while len(self._unmatched_jobs) > MAX_UNMATCHED_JOBS:
+                self._unmatched_jobs.popitem(last=False)
+            return []
+        if event.get("Job-Command") not in ("originate", ""):
             return []
         ok, text = parse_job_result(event.body)
         if ok:
