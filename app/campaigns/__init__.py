@@ -1,0 +1,1 @@
+"""Campaigns (C1). Only the minimal model the contacts feature needs lives here so far."""

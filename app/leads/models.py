@@ -1,0 +1,256 @@
+"""Contacts data (spec L1-L8). Field names follow VICIdial's so that integrators find
+what they know (``vendor_lead_code``, ``user_aff``, ``list_id``...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects.postgresql import JSONB
+
+from app.db import Base, TenantScoped, Timestamped, utcnow
+
+
+class LeadList(TenantScoped, Timestamped, Base):
+    __tablename__ = "lead_lists"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    campaign_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    active: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
+    # The column mapping of the last import into this list, offered again next time.
+    last_mapping: so.Mapped[dict | None] = so.mapped_column(JSONB)
+
+    campaign = so.relationship("Campaign", lazy="joined")
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "NEW"
+    DNC = "DNC"
+    ERASED = "ERASED"
+
+
+class Lead(TenantScoped, Base):
+    """One person to call. Tens of millions of rows per database: the indexes below are
+    the ones the dialer (per-list selection), imports and the directory (phone, email,
+    name, code lookups) need, each led by ``tenant_id`` so one tenant's rows stay close."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        sa.Index("ix_leads_selection", "list_id", "status", "next_attempt_at"),
+        sa.Index("ix_leads_tenant_phone", "tenant_id", "phone_number"),
+        sa.Index("ix_leads_tenant_email", "tenant_id", sa.text("lower(email)"),
+                 postgresql_where=sa.text("email IS NOT NULL")),
+        sa.Index("ix_leads_tenant_name", "tenant_id", sa.text("lower(last_name) text_pattern_ops"),
+                 sa.text("lower(first_name) text_pattern_ops")),
+        sa.Index("ix_leads_tenant_company", "tenant_id", sa.text("lower(company) text_pattern_ops"),
+                 postgresql_where=sa.text("company IS NOT NULL")),
+        sa.Index("ix_leads_tenant_vendor_code", "tenant_id", "vendor_lead_code"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    # Declared here rather than by the mixin to skip its single-column index: every
+    # index above already starts with tenant_id, and each extra index slows imports.
+    tenant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    list_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("lead_lists.id", ondelete="CASCADE"))
+    first_name: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    last_name: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    company: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    phone_number: so.Mapped[str] = so.mapped_column(sa.String(20))  # E.164
+    alt_phone: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    email: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    address1: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    address2: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    address3: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    city: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    state: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    province: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    postal_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    country_code: so.Mapped[str] = so.mapped_column(sa.String(2), default="FR", server_default="FR")
+    comments: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    vendor_lead_code: so.Mapped[str] = so.mapped_column(sa.String(64))
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default=LeadStatus.NEW, server_default="NEW")
+    user_aff: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    owner_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    custom: so.Mapped[dict] = so.mapped_column(JSONB, default=dict, server_default=sa.text("'{}'::jsonb"))
+    attempts: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=0, server_default="0")
+    recycles: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=0, server_default="0")
+    # Dial order among eligible leads: recycling rules raise or lower it (L7).
+    priority: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=0, server_default="0")
+    last_attempt_at: so.Mapped[dt.datetime | None]
+    next_attempt_at: so.Mapped[dt.datetime | None]
+    consent_source: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    consent_at: so.Mapped[dt.datetime | None]
+    consent_text: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    consent_proof: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    consent_outside_hours: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    existing_contract: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, server_default=sa.func.now())
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, server_default=sa.func.now(),
+                                                          onupdate=utcnow)
+
+    lead_list = so.relationship(LeadList, lazy="joined")
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return name or self.company or self.phone_number
+
+
+class CustomFieldKind(enum.StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class CustomField(TenantScoped, Timestamped, Base):
+    """A tenant-defined lead field; values live in ``Lead.custom[key]``."""
+
+    __tablename__ = "custom_fields"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(40))
+    label: so.Mapped[str] = so.mapped_column(sa.String(120))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(10), default=CustomFieldKind.TEXT)
+    choices: so.Mapped[list] = so.mapped_column(JSONB, default=list, server_default=sa.text("'[]'::jsonb"))
+    required: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    position: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
+
+class RedListEntry(TenantScoped, Timestamped, Base):
+    """A blocked number: tenant-wide when ``campaign_id`` is empty, else for one campaign."""
+
+    __tablename__ = "red_list_entries"
+    __table_args__ = (
+        # NULLS NOT DISTINCT (PostgreSQL 15): one tenant-wide entry per number too.
+        sa.Index("uq_red_list_entries_scope_phone", "tenant_id", "phone_number", "campaign_id",
+                 unique=True, postgresql_nulls_not_distinct=True),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    campaign_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    phone_number: so.Mapped[str] = so.mapped_column(sa.String(20))
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    added_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    campaign = so.relationship("Campaign", lazy="joined")
+
+
+class BloctelFile(TenantScoped, Base):
+    """One import of the national opposition list; the newest one is in force."""
+
+    __tablename__ = "bloctel_files"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    file_date: so.Mapped[dt.date]
+    filename: so.Mapped[str] = so.mapped_column(sa.String(255))
+    numbers: so.Mapped[int] = so.mapped_column(default=0)
+    rejected: so.Mapped[int] = so.mapped_column(default=0)
+    imported_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    imported_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, server_default=sa.func.now())
+
+
+class BloctelNumber(TenantScoped, Base):
+    """Millions of rows per tenant: the number is stored as its E.164 digits in a
+    bigint (8 bytes, no per-row string header) and the primary key is the lookup index."""
+
+    __tablename__ = "bloctel_numbers"
+
+    tenant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    phone: so.Mapped[int] = so.mapped_column(sa.BigInteger, primary_key=True)
+
+
+class TimelineEvent(TenantScoped, Base):
+    """Contact history: every feature (calls, emails, tickets, quotes, imports) writes here."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (sa.Index("ix_timeline_events_lead_occurred", "lead_id", "occurred_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    lead_id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.ForeignKey("leads.id", ondelete="CASCADE"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32))
+    occurred_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, server_default=sa.func.now())
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    summary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    data: so.Mapped[dict] = so.mapped_column(JSONB, default=dict, server_default=sa.text("'{}'::jsonb"))
+
+
+class ImportStatus(enum.StrEnum):
+    UPLOADED = "uploaded"
+    VALIDATING = "validating"
+    VALIDATED = "validated"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LeadImport(TenantScoped, Timestamped, Base):
+    """One file import through the wizard; the job writes its progress here."""
+
+    __tablename__ = "lead_imports"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    list_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("lead_lists.id", ondelete="CASCADE"), index=True)
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(255))
+    stored_path: so.Mapped[str] = so.mapped_column(sa.Text)
+    size_bytes: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    file_format: so.Mapped[str] = so.mapped_column(sa.String(8))  # csv, txt, xlsx, xls
+    encoding: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    delimiter: so.Mapped[str | None] = so.mapped_column(sa.String(2))
+    sheet: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    has_header: so.Mapped[bool] = so.mapped_column(default=True)
+    mapping: so.Mapped[dict] = so.mapped_column(JSONB, default=dict)
+    dedup_keys: so.Mapped[list] = so.mapped_column(JSONB, default=lambda: ["phone"])
+    dedup_scope: so.Mapped[str] = so.mapped_column(sa.String(10), default="campaign")
+    strategy: so.Mapped[str] = so.mapped_column(sa.String(10), default="ignore")
+    status: so.Mapped[str] = so.mapped_column(sa.String(12), default=ImportStatus.UPLOADED)
+    total_rows: so.Mapped[int | None]
+    processed_rows: so.Mapped[int] = so.mapped_column(default=0)
+    counts: so.Mapped[dict] = so.mapped_column(JSONB, default=dict)
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    rejects_path: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    started_at: so.Mapped[dt.datetime | None]
+    finished_at: so.Mapped[dt.datetime | None]
+
+    lead_list = so.relationship(LeadList, lazy="joined")
+
+
+class RecyclePriority(enum.StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class RecycleRule(TenantScoped, Timestamped, Base):
+    """L7: leads of this campaign left in ``status`` become dialable again after
+    ``delay_minutes``, at most ``max_recycles`` times."""
+
+    __tablename__ = "recycle_rules"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "campaign_id", "status"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    campaign_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(20))
+    delay_minutes: so.Mapped[int] = so.mapped_column(default=60)
+    max_recycles: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=3)
+    priority: so.Mapped[str] = so.mapped_column(sa.String(8), default=RecyclePriority.NORMAL)
+    active: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
+
+
+class PrivacySettings(TenantScoped, Base):
+    """L8 per tenant: retention, and the anonymised count of erased people."""
+
+    __tablename__ = "privacy_settings"
+    __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    lead_retention_months: so.Mapped[int | None]
+    erased_people: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    erased_calls: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
