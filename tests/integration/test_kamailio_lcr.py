@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.db import Base
 from kamailio import rpc
 from telephony.routing import services
 from telephony.routing.models import Carrier, MediaNode, Trunk
@@ -78,16 +77,15 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     carrier_ports = {"cheap": (cheap, cheap_media), "backup": (backup, backup_media)}
     with harness.throwaway_database() as database:
         engine = sa.create_engine(database.owner_url)
-        # These tests need only the routing tables, not the whole migration chain
-        # (the Alembic chain is exercised by the migration tests), hence create_all.
-        routing_tables = [
-            Base.metadata.tables[name] for name in ("carriers", "trunks", "carrier_rates", "media_nodes")
-        ]
-        Base.metadata.create_all(engine, tables=routing_tables)
-        with so.Session(engine) as session:
-            _seed(session, carrier_ports, [media_nodes[0], media_nodes[2]])
-            # Before Kamailio starts: it loads the tables at start-up.
-            services.sync_kamailio_tables(session)
+        try:
+            harness.create_routing_tables(engine)
+            with so.Session(engine) as session:
+                _seed(session, carrier_ports, [media_nodes[0], media_nodes[2]])
+                # Before Kamailio starts: it loads the tables at start-up.
+                services.sync_kamailio_tables(session)
+        except BaseException:
+            engine.dispose()
+            raise
         cfg = harness.install_config(work_dir / "etc", harness.local_cfg(ports, database.kamailio_url))
         try:
             with harness.running_kamailio(cfg, ports) as kamailio:
@@ -97,12 +95,12 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
 
 
 @pytest.fixture
-def start_carrier(edge: Edge) -> Iterator[Callable[[str, str], sipp.Carrier]]:
-    started: list[sipp.Carrier] = []
+def start_carrier(edge: Edge) -> Iterator[Callable[[str, str], sipp.Uas]]:
+    started: list[sipp.Uas] = []
 
-    def start(name: str, scenario: str) -> sipp.Carrier:
+    def start(name: str, scenario: str) -> sipp.Uas:
         port, media_port = edge.carrier_ports[name]
-        carrier = sipp.start_carrier(
+        carrier = sipp.start_uas(
             edge.work_dir / f"sipp_{len(started)}_{name}", name, port, media_port, scenario
         )
         started.append(carrier)
@@ -134,10 +132,10 @@ def _explain(edge: Edge, result: sipp.CallResult) -> str:
     ("number", "cheapest", "other"), [(FIXED_LINE, "cheap", "backup"), (MOBILE, "backup", "cheap")]
 )
 def test_call_lands_on_cheapest_carrier_for_its_longest_prefix(
-    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier], number: str, cheapest: str, other: str
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas], number: str, cheapest: str, other: str
 ) -> None:
-    winner = start_carrier(cheapest, sipp.answering_carrier_scenario(cheapest))
-    loser = start_carrier(other, sipp.answering_carrier_scenario(other))
+    winner = start_carrier(cheapest, sipp.answering_scenario(cheapest))
+    loser = start_carrier(other, sipp.answering_scenario(other))
 
     result = _call(edge, number)
 
@@ -148,10 +146,10 @@ def test_call_lands_on_cheapest_carrier_for_its_longest_prefix(
 
 
 def test_call_fails_over_to_next_carrier_when_cheapest_returns_503(
-    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
 ) -> None:
-    refusing = start_carrier("cheap", sipp.refusing_carrier_scenario(503))
-    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+    refusing = start_carrier("cheap", sipp.refusing_scenario(503))
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
 
     result = _call(edge, FIXED_LINE)
 
@@ -162,10 +160,10 @@ def test_call_fails_over_to_next_carrier_when_cheapest_returns_503(
 
 
 def test_number_without_any_rate_is_refused_without_reaching_a_carrier(
-    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
 ) -> None:
-    cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
-    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+    cheap = start_carrier("cheap", sipp.answering_scenario("cheap"))
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
 
     result = _call(edge, "4420794600000")
 
@@ -175,11 +173,11 @@ def test_number_without_any_rate_is_refused_without_reaching_a_carrier(
 
 
 def test_full_trunk_is_skipped_for_the_next_carrier(
-    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
 ) -> None:
     _set_cheap_trunk(edge, channel_limit=1)
-    cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
-    backup = start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+    cheap = start_carrier("cheap", sipp.answering_scenario("cheap"))
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
     first: list[sipp.CallResult] = []
     try:
         # The first call holds the cheap trunk's only channel for 4 s.
@@ -198,14 +196,14 @@ def test_full_trunk_is_skipped_for_the_next_carrier(
 
 
 def test_sync_reloads_kamailio_over_jsonrpc(
-    edge: Edge, start_carrier: Callable[[str, str], sipp.Carrier]
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
 ) -> None:
     _set_carrier_enabled(edge, "cheap", enabled=False)
     try:
         gateways = rpc.call(edge.kamailio.rpc_url, "lcr.dump_gws")
         assert "cheap-sbc" not in str(gateways) and "backup-sbc" in str(gateways)
-        cheap = start_carrier("cheap", sipp.answering_carrier_scenario("cheap"))
-        start_carrier("backup", sipp.answering_carrier_scenario("backup"))
+        cheap = start_carrier("cheap", sipp.answering_scenario("cheap"))
+        start_carrier("backup", sipp.answering_scenario("backup"))
 
         result = _call(edge, FIXED_LINE)
 

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.db import Base
 from kamailio import tables as kt
 from telephony.routing import services
 from telephony.routing.models import Carrier, CarrierRate, MediaNode, Trunk
@@ -21,16 +20,16 @@ from tests.integration.kamailio_support import harness
 
 SHIPPED_SQL = Path("/usr/share/kamailio/postgres")
 SHIPPED_FILES = ("standard", "lcr", "dispatcher", "auth_db")
-ROUTING_TABLES = ("carriers", "trunks", "carrier_rates", "media_nodes")
 
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[harness.ThrowawayDatabase]:
     with harness.throwaway_database() as database:
         engine = sa.create_engine(database.owner_url)
-        # Only the routing tables are needed here, not the whole migration chain.
-        Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in ROUTING_TABLES])
-        engine.dispose()
+        try:
+            harness.create_routing_tables(engine)
+        finally:
+            engine.dispose()
         yield database
 
 
@@ -40,7 +39,7 @@ def session(database: harness.ThrowawayDatabase) -> Iterator[so.Session]:
     with so.Session(engine) as session:
         yield session
         session.rollback()
-        for name in reversed(ROUTING_TABLES):
+        for name in reversed(harness.ROUTING_TABLES):
             session.execute(sa.text(f"DELETE FROM {name}"))
         for table in (kt.lcr_rule_target, kt.lcr_rule, kt.lcr_gw, kt.dispatcher):
             session.execute(sa.delete(table))

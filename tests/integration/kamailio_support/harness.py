@@ -94,6 +94,19 @@ def throwaway_database() -> Iterator[ThrowawayDatabase]:
         _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{role}"')
 
 
+ROUTING_TABLES = ("carriers", "trunks", "carrier_rates", "media_nodes")
+
+
+def create_routing_tables(engine: sa.Engine) -> None:
+    """The application's routing tables in the throwaway database. These tests need only
+    them, not the whole migration chain (which the migration tests run), hence
+    ``create_all``."""
+    import telephony.routing.models  # noqa: F401  (puts the tables in the metadata)
+    from app.db import Base
+
+    Base.metadata.create_all(engine, tables=[Base.metadata.tables[name] for name in ROUTING_TABLES])
+
+
 def _admin(dsn: str, *statements: str) -> None:
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as connection:
         for statement in statements:

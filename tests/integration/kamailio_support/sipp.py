@@ -25,15 +25,15 @@ def builtin_scenario(name: str) -> str:
     return dumped.stdout
 
 
-def answering_carrier_scenario(carrier: str) -> str:
+def answering_scenario(name: str) -> str:
     """The built-in UAS, echoing Record-Route and naming itself in its 200 OK."""
     text = builtin_scenario("uas")
     text = text.replace("[last_CSeq:]\n", "[last_CSeq:]\n      [last_Record-Route:]\n", 2)
-    text = _replace_once(text, "SIP/2.0 200 OK\n", f"SIP/2.0 200 OK\n      X-Carrier: {carrier}\n")
+    text = _replace_once(text, "SIP/2.0 200 OK\n", f"SIP/2.0 200 OK\n      X-Answered-By: {name}\n")
     return text
 
 
-def refusing_carrier_scenario(status: int = 503, reason: str = "Service Unavailable") -> str:
+def refusing_scenario(status: int = 503, reason: str = "Service Unavailable") -> str:
     """The built-in UAS cut down to: take the INVITE, refuse it, take the ACK."""
     text = builtin_scenario("uas")
     head, _, rest = text.partition('<recv request="INVITE"')
@@ -60,10 +60,17 @@ def refusing_carrier_scenario(status: int = 503, reason: str = "Service Unavaila
     return head + invite_recv + refusal
 
 
-def media_node_scenario(headers: dict[str, str] | None = None) -> str:
+def media_node_scenario(headers: dict[str, str] | None = None, domain: str | None = None) -> str:
     """The built-in UAC, sending extra INVITE headers, following the route set for ACK
-    and BYE, and logging which carrier answered."""
+    and BYE, and logging which party answered. With ``domain``, the INVITE's
+    Request-URI is ``sip:<number>@<domain>`` (a call to an agent)."""
     text = builtin_scenario("uac")
+    if domain:
+        text = _replace_once(
+            text,
+            "INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0",
+            f"INVITE sip:[service]@{domain} SIP/2.0",
+        )
     extra = "".join(f"      {name}: {value}\n" for name, value in (headers or {}).items())
     text = _replace_once(text, "      Max-Forwards: 70\n", "      Max-Forwards: 70\n" + extra)
     text = _replace_once(
@@ -71,8 +78,8 @@ def media_node_scenario(headers: dict[str, str] | None = None) -> str:
         '<recv response="200" rtd="true">\n  </recv>',
         '<recv response="200" rtd="true" rrs="true">\n'
         "    <action>\n"
-        '      <ereg regexp="X-Carrier: *([A-Za-z0-9_-]+)" search_in="msg" assign_to="whole,carrier"/>\n'
-        '      <log message="answered-by=[$carrier] from [$whole]"/>\n'
+        '      <ereg regexp="X-Answered-By: *([A-Za-z0-9_-]+)" search_in="msg" assign_to="whole,party"/>\n'
+        '      <log message="answered-by=[$party] from [$whole]"/>\n'
         "    </action>\n"
         "  </recv>",
     )
@@ -88,6 +95,72 @@ def media_node_scenario(headers: dict[str, str] | None = None) -> str:
     return text[:invite_end] + text[invite_end:].replace(extra, "")
 
 
+def register_scenario(username: str, domain: str) -> str:
+    """An agent registering with digest authentication (credentials from -au/-ap)."""
+    request = f"""
+  <send retrans="500">
+    <![CDATA[
+
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{username}@{domain}>
+      Call-ID: [call_id]
+      CSeq: %(cseq)d REGISTER
+      Contact: <sip:{username}@[local_ip]:[local_port]>
+      %(auth)s
+      Expires: 300
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="agent registration">'
+        + request % {"cseq": 1, "auth": ""}
+        + '  <recv response="401" auth="true"/>\n'
+        + request % {"cseq": 2, "auth": "[authentication]"}
+        + '  <recv response="200"/>\n</scenario>\n'
+    )
+
+
+def agent_call_scenario(username: str, domain: str) -> str:
+    """The built-in UAC for an agent's own call, from its SIP identity: it answers the
+    proxy's 407 challenge (credentials from -au/-ap), then follows the route set like
+    ``media_node_scenario``."""
+    text = media_node_scenario().replace(
+        "From: sipp <sip:sipp@[local_ip]:[local_port]>", f"From: <sip:{username}@{domain}>"
+    )
+    invite_start = text.index("<send")
+    invite_end = text.index("</send>") + len("</send>")
+    invite = text[invite_start:invite_end]
+    authenticated = invite.replace("CSeq: 1 INVITE", "CSeq: 2 INVITE").replace(
+        "      Max-Forwards: 70\n", "      [authentication]\n      Max-Forwards: 70\n", 1
+    )
+    challenge = """
+  <recv response="407" auth="true"/>
+
+  <send>
+    <![CDATA[
+
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  """
+    rest = text[invite_end:].replace("CSeq: 1 ACK", "CSeq: 2 ACK").replace("CSeq: 2 BYE", "CSeq: 3 BYE")
+    return text[:invite_start] + invite + challenge + authenticated + rest
+
+
 def _replace_once(text: str, old: str, new: str) -> str:
     if old not in text:
         raise AssertionError(f"SIPp's built-in scenario changed: {old!r} not found")
@@ -95,8 +168,8 @@ def _replace_once(text: str, old: str, new: str) -> str:
 
 
 @dataclass
-class Carrier:
-    """A SIPp UAS standing for a carrier's SBC."""
+class Uas:
+    """A SIPp UAS standing for a carrier's SBC, a media node or an agent's phone."""
 
     name: str
     port: int
@@ -113,7 +186,7 @@ class Carrier:
         stop_process(self.process)
 
 
-def start_carrier(directory: Path, name: str, port: int, media_port: int, scenario: str) -> Carrier:
+def start_uas(directory: Path, name: str, port: int, media_port: int, scenario: str) -> Uas:
     directory.mkdir(parents=True, exist_ok=True)
     scenario_file = directory / f"{name}.xml"
     scenario_file.write_text(scenario)
@@ -142,7 +215,7 @@ def start_carrier(directory: Path, name: str, port: int, media_port: int, scenar
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    return Carrier(name, port, media_port, process, messages)
+    return Uas(name, port, media_port, process, messages)
 
 
 @dataclass(frozen=True)
@@ -161,12 +234,14 @@ def place_call(
     number: str,
     headers: dict[str, str] | None = None,
     hold_ms: int = 0,
+    scenario: str | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> CallResult:
-    """One call from a media node through Kamailio, bounded by SIPp's own timeout and
-    by the subprocess timeout above it."""
+    """One call through Kamailio (by default from a media node), bounded by SIPp's own
+    timeout and by the subprocess timeout above it."""
     directory.mkdir(parents=True, exist_ok=True)
     scenario_file = directory / f"uac_{number}_{local_port}.xml"
-    scenario_file.write_text(media_node_scenario(headers))
+    scenario_file.write_text(scenario or media_node_scenario(headers))
     log_file = directory / f"uac_{number}_{local_port}_logs.log"
     error_file = directory / f"uac_{number}_{local_port}_errors.log"
     for stale in (log_file, error_file):
@@ -186,6 +261,8 @@ def place_call(
         "-trace_logs", "-log_file", str(log_file),
         "-trace_err", "-error_file", str(error_file),
     ]  # fmt: skip
+    if credentials:
+        command += ["-au", credentials[0], "-ap", credentials[1]]
     process = subprocess.Popen(
         command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
