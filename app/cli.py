@@ -68,7 +68,7 @@ def up(port: int, host: str, workers: int) -> None:
                           f"{host}:{port}", "--graceful-timeout", "5", "--access-logfile", "-",
                           "app.wsgi:create()"], cwd=ROOT),
         subprocess.Popen([sys.executable, "-m", "dramatiq", "jobs", "--processes", "1", "--threads", "4"], cwd=ROOT),
-        subprocess.Popen([sys.executable, "-m", "periodiq", "jobs"], cwd=ROOT),
+        subprocess.Popen([str(pathlib.Path(sys.executable).with_name("periodiq")), "jobs"], cwd=ROOT),
     ]
     click.echo("")
     click.echo(f"Carillon is running on http://{host}:{port}")
@@ -87,6 +87,9 @@ def up(port: int, host: str, workers: int) -> None:
     try:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
+        for child in children:
+            if child.poll() is not None:
+                click.echo(f"{' '.join(map(str, child.args[:4]))} exited with {child.returncode}", err=True)
     finally:
         for child in children:
             if child.poll() is None:

@@ -48,7 +48,16 @@ def init_db(owner_url: str, role: str, password: str, **engine_kw: object) -> sa
     return engine
 
 
+def _ensure_booted() -> None:
+    # Worker threads may run before the boot middleware; the environment is the same.
+    if "engine" not in _state or "redis" not in _state:
+        from app.runtime import current_config
+
+        current_config()
+
+
 def engine() -> sa.Engine:
+    _ensure_booted()
     return _state["engine"]  # type: ignore[return-value]
 
 
@@ -66,4 +75,5 @@ def init_redis(url: str) -> redis_lib.Redis:
 
 
 def redis() -> redis_lib.Redis:
+    _ensure_booted()
     return _state["redis"]  # type: ignore[return-value]

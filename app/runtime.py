@@ -3,10 +3,13 @@ Used by the web app factory, the Dramatiq worker and the CLI alike."""
 
 from __future__ import annotations
 
+import threading
+
 from app import extensions
 from app.config import Config
 
 _current: dict[str, Config] = {}
+_lock = threading.Lock()
 
 
 def boot(config: Config) -> Config:
@@ -22,5 +25,7 @@ def boot_from_env() -> Config:
 
 def current_config() -> Config:
     if "config" not in _current:
-        return boot_from_env()
+        with _lock:
+            if "config" not in _current:
+                return boot_from_env()
     return _current["config"]

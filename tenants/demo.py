@@ -20,7 +20,7 @@ from tenants.scoping import tenant_scope, unscoped
 
 DEMO_TENANT_SLUG = "demo"
 DEMO_USERS = [
-    ("admin@carillon-demo.fr", "Admin Plateforme", Role.ADMIN, 10, False),
+    ("ops@carillon-demo.fr", "Admin Plateforme", Role.ADMIN, 10, False),
     ("admin@carillon-demo.fr", "Alice Administratrice", Role.ADMIN, 9, True),
     ("manager@carillon-demo.fr", "Marc Manager", Role.MANAGER, 8, True),
     ("superviseur@carillon-demo.fr", "Sophie Superviseure", Role.SUPERVISOR, 7, True),

@@ -149,3 +149,30 @@ def _fast_password_hashing():
     services._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     services._hasher = original
+
+
+@pytest.fixture()
+def stub_worker():
+    """Runs the jobs queued so far on the real Redis broker with a real Dramatiq
+    worker, and waits until they are done."""
+    import dramatiq
+
+    import jobs  # noqa: F401  (loads the broker and every actor)
+
+    def run() -> None:
+        broker = dramatiq.get_broker()
+        worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
+        worker.start()
+        try:
+            for queue in list(broker.get_declared_queues()):
+                broker.join(queue, timeout=20_000)
+            worker.join()
+        finally:
+            worker.stop()
+
+    import dramatiq as _d
+
+    broker = _d.get_broker()
+    for queue in list(broker.get_declared_queues()):
+        broker.flush(queue)
+    return run

@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.auth.services import MIN_PASSWORD_LENGTH
@@ -35,8 +36,9 @@ class ResetPasswordForm(FlaskForm):
                             validators=[InputRequired(), EqualTo("password", _l("Passwords do not match."))])
 
 
-COUNTRIES = [("FR", "France"), ("BE", "Belgique"), ("MA", "Maroc"), ("CH", "Suisse"), ("GP", "Guadeloupe"),
-             ("MQ", "Martinique"), ("GF", "Guyane"), ("RE", "La Réunion"), ("YT", "Mayotte")]
+COUNTRIES = [SelectChoice(code, name) for code, name in (
+    ("FR", "France"), ("BE", "Belgique"), ("MA", "Maroc"), ("CH", "Suisse"), ("GP", "Guadeloupe"),
+    ("MQ", "Martinique"), ("GF", "Guyane"), ("RE", "La Réunion"), ("YT", "Mayotte"))]
 TIMEZONES = {"FR": "Europe/Paris", "BE": "Europe/Brussels", "MA": "Africa/Casablanca", "CH": "Europe/Zurich",
              "GP": "America/Guadeloupe", "MQ": "America/Martinique", "GF": "America/Cayenne",
              "RE": "Indian/Reunion", "YT": "Indian/Mayotte"}
@@ -52,8 +54,8 @@ class SignupForm(FlaskForm):
                           validators=[InputRequired()])
 
 
-ROLE_CHOICES = [("agent", _l("Agent")), ("supervisor", _l("Supervisor")), ("manager", _l("Manager")),
-                ("admin", _l("Administrator"))]
+ROLE_CHOICES = [SelectChoice("agent", _l("Agent")), SelectChoice("supervisor", _l("Supervisor")),
+                SelectChoice("manager", _l("Manager")), SelectChoice("admin", _l("Administrator"))]
 
 
 class UserForm(FlaskForm):

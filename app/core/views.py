@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, g, jsonify, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -53,7 +55,14 @@ def healthz():
     except Exception as error:  # noqa: BLE001
         checks["redis"] = f"error: {type(error).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
+    body = {"status": "ok" if healthy else "degraded", "checks": checks}
+    if checks["redis"] == "ok":
+        from app.core.tasks import HEARTBEAT_KEY
+
+        beat = extensions.redis().get(HEARTBEAT_KEY)
+        # informational: a web node can be healthy while the scheduler restarts
+        body["scheduler_last_beat_s"] = round(time.time() - float(beat)) if beat else None
+    return jsonify(body), 200 if healthy else 503
 
 
 @i18n.get("/locale/<locale>")

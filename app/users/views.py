@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms.fields.choices import SelectChoice
 
 from app.auth import services
 from app.auth.forms import GroupForm, UserForm
@@ -19,8 +20,10 @@ register_nav(SECTION_ADMIN, NavItem(_l("Users"), "users.index", Permission.MANAG
 register_nav(SECTION_ADMIN, NavItem(_l("User groups"), "users.groups", Permission.MANAGE_USERS, "▦"))
 
 
-def _group_choices() -> list[tuple[int, str]]:
-    return [(0, _("— none —"))] + [(gr.id, f"{gr.name} ({gr.code})") for gr in services.list_groups()]
+def _group_choices() -> list[SelectChoice]:
+    return [SelectChoice(0, _("— none —"))] + [
+        SelectChoice(gr.id, f"{gr.name} ({gr.code})") for gr in services.list_groups()
+    ]
 
 
 @bp.get("/users")
