@@ -69,11 +69,35 @@ class ThrowawayDatabase:
     kamailio_role: str
 
 
+class NoTcpPostgres(RuntimeError):
+    pass
+
+
+def tcp_server_url() -> sa.URL:
+    """The PostgreSQL server to use: DATABASE_URL's when it is reached over TCP, else
+    this machine's 127.0.0.1:5432. Kamailio's db_postgres URLs name a host and port
+    only, so an embedded server listening on a Unix socket cannot serve Kamailio."""
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        url = sa.make_url(given)
+        if url.host and not str(url.query.get("host", "")).startswith("/"):
+            return url
+    fallback = sa.make_url(DEFAULT_DATABASE_URL)
+    try:
+        with socket.create_connection((fallback.host or LOOPBACK, fallback.port or 5432), timeout=2):
+            return fallback
+    except OSError as exc:
+        raise NoTcpPostgres(
+            "Kamailio needs PostgreSQL over TCP: set DATABASE_URL to a TCP server "
+            f"(DATABASE_URL={given!r} is not one and {DEFAULT_DATABASE_URL} does not answer)"
+        ) from exc
+
+
 @contextmanager
 def throwaway_database() -> Iterator[ThrowawayDatabase]:
     """A fresh database holding the ``kamailio`` schema, created by the very DDL the
     migration runs, and a read-only Kamailio role; both dropped afterwards."""
-    server = sa.make_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    server = tcp_server_url()
     name = f"carillon_kam_{os.getpid()}"
     role = name
     admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
