@@ -35,7 +35,9 @@ Policy choices (the law and the spec leave them open):
   days (stricter than art. L3133-1 code du travail alone).
 """
 
+from app.compliance.checks import ComplianceWarning, Severity, check_campaign_limits
 from app.compliance.engine import (
+    REASON_LABELS,
     Decision,
     Reason,
     RefusalRecord,
@@ -47,8 +49,6 @@ from app.compliance.engine import (
 )
 from app.compliance.numbers import (
     NoPresentableNumberError,
-    NumberWarning,
-    Severity,
     check_presented_numbers,
     dedicated_zone,
     is_mobile,
@@ -69,21 +69,23 @@ from app.compliance.territories import department_for, resolve_territory, timezo
 
 __all__ = [
     "ALLOW_ALL_LIMITS",
+    "REASON_LABELS",
     "RULES",
     "AllowAllLimits",
     "BlockedCheck",
     "CallHistory",
     "CampaignLike",
+    "ComplianceWarning",
     "CountryRule",
     "Decision",
     "HistoryLike",
     "LeadLike",
     "Limits",
     "NoPresentableNumberError",
-    "NumberWarning",
     "Reason",
     "RefusalRecord",
     "Severity",
+    "check_campaign_limits",
     "check_presented_numbers",
     "dedicated_zone",
     "department_for",

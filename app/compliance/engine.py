@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
 from app.compliance.protocols import (
     ALLOW_ALL_LIMITS,
     BlockedCheck,
@@ -31,6 +34,20 @@ class Reason(StrEnum):
     RED_LIST = "red_list"
     BALANCE = "balance"
     CHANNEL_LIMIT = "channel_limit"
+
+
+# Labels for the manager's compliance report (R6).
+REASON_LABELS: dict[Reason, LazyString] = {
+    Reason.WINDOW: _l("Hors plage horaire autorisée"),
+    Reason.HOLIDAY: _l("Jour férié"),
+    Reason.ATTEMPTS: _l("Nombre maximal de tentatives atteint"),
+    Reason.SPACING: _l("Délai minimal entre deux tentatives"),
+    Reason.REFUSAL_DELAY: _l("Délai après un refus"),
+    Reason.CONSENT: _l("Pas de consentement enregistré"),
+    Reason.RED_LIST: _l("Numéro en liste rouge ou Bloctel"),
+    Reason.BALANCE: _l("Solde insuffisant"),
+    Reason.CHANNEL_LIMIT: _l("Limite de canaux du forfait atteinte"),
+}
 
 
 @dataclass(frozen=True)

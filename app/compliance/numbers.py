@@ -12,13 +12,12 @@ Mayotte), dialled from abroad with the territory's country code. Mobile numbers
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from app.compliance.checks import ComplianceWarning, Severity
 from app.compliance.protocols import CampaignLike, LeadLike
 from app.compliance.territories import resolve_territory
 
@@ -49,19 +48,6 @@ ZONE_NAMES: dict[str, LazyString] = {
 MANUAL_DIAL_MODES: frozenset[str] = frozenset({"MANUEL", "PREVIEW", "RECEPTION", "RÉCEPTION"})
 # Mobile prefixes that phonenumbers may classify as FIXED_LINE_OR_MOBILE elsewhere.
 _FRENCH_MOBILE_PREFIXES = ("+336", "+337")
-
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class NumberWarning:
-    severity: Severity
-    code: str
-    message: LazyString
-    number: str | None = None
 
 
 class NoPresentableNumberError(ValueError):
@@ -120,13 +106,13 @@ def presented_number(campaign: CampaignLike, lead: LeadLike) -> str:
     return fallback[0]
 
 
-def check_presented_numbers(campaign: CampaignLike) -> list[NumberWarning]:
+def check_presented_numbers(campaign: CampaignLike) -> list[ComplianceWarning]:
     """Problems to show on the campaign form: errors block, warnings inform."""
     numbers = _campaign_numbers(campaign)
     if not numbers:
-        return [NumberWarning(Severity.ERROR, "no_number", _l("Aucun numéro présenté n'est configuré."))]
+        return [ComplianceWarning(Severity.ERROR, "no_number", _l("Aucun numéro présenté n'est configuré."))]
     automated = campaign.dial_mode.upper() not in MANUAL_DIAL_MODES
-    problems: list[NumberWarning] = []
+    problems: list[ComplianceWarning] = []
     for number in numbers:
         problems.extend(_check_number(number, automated=automated))
     if campaign.local_presence:
@@ -134,10 +120,10 @@ def check_presented_numbers(campaign: CampaignLike) -> list[NumberWarning]:
     return problems
 
 
-def _check_number(number: str, *, automated: bool) -> list[NumberWarning]:
+def _check_number(number: str, *, automated: bool) -> list[ComplianceWarning]:
     if _parse(_normalise(number)) is None:
         return [
-            NumberWarning(
+            ComplianceWarning(
                 Severity.ERROR, "invalid", _l("Le numéro %(number)s n'est pas valide.", number=number), number
             )
         ]
@@ -146,21 +132,21 @@ def _check_number(number: str, *, automated: bool) -> list[NumberWarning]:
             "Le numéro %(number)s est un mobile (06/07) : un automate d'appel ne peut pas le présenter.",
             number=number,
         )
-        return [NumberWarning(Severity.ERROR, "mobile", message, number)]
+        return [ComplianceWarning(Severity.ERROR, "mobile", message, number)]
     if automated and not is_dedicated(number):
         message = _l(
             "Le numéro %(number)s n'est pas dans les tranches réservées aux automates d'appel "
             "(0162, 0163, 0270, 0271, 0377, 0378, 0424, 0425, 0568, 0569, 0948, 0949).",
             number=number,
         )
-        return [NumberWarning(Severity.WARNING, "not_dedicated", message, number)]
+        return [ComplianceWarning(Severity.WARNING, "not_dedicated", message, number)]
     return []
 
 
-def _missing_zones(dids: Sequence[str]) -> list[NumberWarning]:
+def _missing_zones(dids: Sequence[str]) -> list[ComplianceWarning]:
     covered = {dedicated_zone(number) for number in dids if not is_mobile(number)}
     return [
-        NumberWarning(
+        ComplianceWarning(
             Severity.WARNING,
             "missing_zone",
             _l(
