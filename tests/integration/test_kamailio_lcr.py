@@ -111,7 +111,9 @@ def start_carrier(edge: Edge) -> Iterator[Callable[[str, str], sipp.Uas]]:
         carrier.stop()
 
 
-def _call(edge: Edge, number: str, node: int = 0, hold_ms: int = 0) -> sipp.CallResult:
+def _call(
+    edge: Edge, number: str, node: int = 0, hold_ms: int = 0, headers: dict[str, str] = TENANT_HEADERS
+) -> sipp.CallResult:
     port, media_port = edge.media_node_ports[2 * node : 2 * node + 2]
     return sipp.place_call(
         edge.work_dir / "uac",
@@ -119,7 +121,7 @@ def _call(edge: Edge, number: str, node: int = 0, hold_ms: int = 0) -> sipp.Call
         local_port=port,
         media_port=media_port,
         number=number,
-        headers=TENANT_HEADERS,
+        headers=headers,
         hold_ms=hold_ms,
     )
 
@@ -193,6 +195,54 @@ def test_full_trunk_is_skipped_for_the_next_carrier(
     assert second.returncode == 0, _explain(edge, second)
     assert second.answered_by == "backup"
     assert backup.received_invites() == 1
+
+
+def test_tenant_at_its_channel_limit_is_refused(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
+) -> None:
+    one_channel = {"X-Carillon-Tenant": "7", "X-Carillon-Tenant-Channels": "1"}
+    cheap = start_carrier("cheap", sipp.answering_scenario("cheap"))
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
+    first: list[sipp.CallResult] = []
+    holder = threading.Thread(
+        target=lambda: first.append(_call(edge, FIXED_LINE, hold_ms=4000, headers=one_channel))
+    )
+    holder.start()
+    _wait_until(lambda: cheap.received_invites() == 1, timeout=5)
+
+    second = _call(edge, FIXED_LINE, node=1, headers=one_channel)
+    other_tenant = _call(edge, MOBILE, node=1, headers={**one_channel, "X-Carillon-Tenant": "8"})
+    holder.join(timeout=sipp.CALL_TIMEOUT_S)
+
+    assert first and first[0].answered_by == "cheap", first
+    assert second.returncode != 0 and second.answered_by is None
+    assert other_tenant.answered_by == "backup", _explain(edge, other_tenant)
+    assert cheap.received_invites() == 1
+    assert backup.received_invites() == 1
+
+
+def test_silent_carrier_is_skipped_after_the_carrier_timer(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
+) -> None:
+    # Nothing listens on the cheap carrier's port: no reply at all within FR_TIMER.
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
+    try:
+        result = _call(edge, FIXED_LINE)
+        defunct_after_call = _defunct_until(edge, "cheap-sbc")
+    finally:
+        # The silent gateway is now defunct for DEFUNCT_SECONDS; a reload revives it.
+        services.call_reload(edge.kamailio.rpc_url, "lcr.reload")
+
+    assert result.returncode == 0, _explain(edge, result)
+    assert result.answered_by == "backup"
+    assert backup.received_invites() == 1
+    assert defunct_after_call != 0
+    assert _defunct_until(edge, "cheap-sbc") == 0
+
+
+def _defunct_until(edge: Edge, gateway: str) -> int:
+    dump = rpc.call(edge.kamailio.rpc_url, "lcr.dump_gws")
+    return next(int(gw["defunct_until"]) for gw in dump["gw"] if gw["gw_name"] == gateway)
 
 
 def test_sync_reloads_kamailio_over_jsonrpc(
