@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pyotp
 import sqlalchemy as sa
@@ -166,3 +167,36 @@ def test_deactivated_user_cannot_log_in(client, world):
         user.active = False
         Session.commit()
     assert login(client, user.email, world.password).status_code == 200
+
+
+def test_email_job_is_retried_when_smtp_fails(world, monkeypatch):
+    """The mail job runs on the real Redis broker; an SMTP server that refuses the
+    connection makes it fail, and Dramatiq schedules a retry with backoff."""
+    import dramatiq
+
+    import jobs  # noqa: F401
+    from app.config import Config
+    from app.core import tasks
+    from app.runtime import current_config
+
+    broker = dramatiq.get_broker()
+    for queue in list(broker.get_declared_queues()):
+        broker.flush(queue)
+    refusing = Config.from_env(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=9)
+    monkeypatch.setattr(tasks, "current_config", lambda: refusing)
+    tasks.send_email.send("someone@alpha-appels.fr", "Sujet", "Corps")
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    key = f"{broker.namespace}:mail.DQ.msgs"
+    try:
+        deadline = time.monotonic() + 15
+        # join() would wait for the delayed retry too: wait for the retry to be queued
+        while not broker.client.hlen(key) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    delayed = broker.client.hgetall(key)
+    assert len(delayed) == 1
+    message = dramatiq.Message.decode(next(iter(delayed.values())))
+    assert message.options["retries"] == 1
+    assert current_config().MAIL_BACKEND == "file"  # the real config is untouched
