@@ -153,13 +153,15 @@ def test_agents_own_call_is_authenticated_and_dispatched_to_a_media_node(
         local_port=port,
         media_port=media_port,
         number="conference-agent1",
-        scenario=sipp.agent_call_scenario(AGENT, DOMAIN),
+        # An agent must not be able to pose as a tenant's media node.
+        scenario=sipp.agent_call_scenario(AGENT, DOMAIN, {"X-Carillon-Tenant": "1"}),
         credentials=(AGENT, PASSWORD),
     )
 
     assert call.returncode == 0, _explain(edge, call)
     assert call.answered_by == "fs1"
     assert media_node.received_invites() == 1
+    assert "X-Carillon-Tenant" not in media_node.received_text()
 
 
 _cseq = itertools.count(1)

@@ -8,6 +8,7 @@ table places calls through Kamailio. Everything runs on 127.0.0.1.
 
 from __future__ import annotations
 
+import glob
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ CHEAP_DECK = (
 BACKUP_DECK = "prefix;rate_per_minute;connection_fee;billing_increment\n33;0,0200;0;1/1\n336;0,0300;0;1/1\n"
 FIXED_LINE = "33123456789"
 MOBILE = "33612345678"
+TLS_MODULE_GLOB = "/usr/lib/*/kamailio/modules/tls.so"
 TENANT_HEADERS = {"X-Carillon-Tenant": "42", "X-Carillon-Tenant-Channels": "10"}
 
 
@@ -309,3 +311,23 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(not glob.glob(TLS_MODULE_GLOB), reason="needs the Debian package kamailio-tls-modules")
+def test_config_checks_with_tls_websocket_listener(tmp_path: Path) -> None:
+    ports = harness.KamailioPorts(*harness.free_ports(3))
+    wss_port = harness.free_ports(1)[0]
+    local = harness.local_cfg(ports, "postgres://kamailio@127.0.0.1/carillon") + "\n".join(
+        [
+            "#!define WITH_TLS",
+            f'#!substdef "!WSS_LISTEN!tls:{harness.LOOPBACK}:{wss_port}!g"',
+            f'#!define TLS_CONFIG "{tmp_path / "tls.cfg"}"',
+            "",
+        ]
+    )
+    cfg = harness.install_config(tmp_path, local)
+
+    checked = harness.check_config(cfg)
+
+    assert checked.returncode == 0, checked.stderr[-4000:]
+    assert f"tls: {harness.LOOPBACK}" in checked.stdout + checked.stderr

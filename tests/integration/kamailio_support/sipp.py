@@ -125,11 +125,11 @@ def register_scenario(username: str, domain: str) -> str:
     )
 
 
-def agent_call_scenario(username: str, domain: str) -> str:
+def agent_call_scenario(username: str, domain: str, headers: dict[str, str] | None = None) -> str:
     """The built-in UAC for an agent's own call, from its SIP identity: it answers the
     proxy's 407 challenge (credentials from -au/-ap), then follows the route set like
     ``media_node_scenario``."""
-    text = media_node_scenario().replace(
+    text = media_node_scenario(headers).replace(
         "From: sipp <sip:sipp@[local_ip]:[local_port]>", f"From: <sip:{username}@{domain}>"
     )
     invite_start = text.index("<send")
@@ -181,6 +181,9 @@ class Uas:
         if not self.messages.exists():
             return 0
         return len(re.findall(r"^INVITE sip:", self.messages.read_text(errors="replace"), re.MULTILINE))
+
+    def received_text(self) -> str:
+        return self.messages.read_text(errors="replace") if self.messages.exists() else ""
 
     def stop(self) -> None:
         stop_process(self.process)
