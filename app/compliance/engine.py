@@ -97,29 +97,42 @@ def may_dial(
     if permanent is not None:
         return Decision(allowed=False, reason=permanent)
     window = _window(
-        territory, rule, campaign, lifted=bool(lead.consent_outside_hours) and has_recorded_consent(lead, at)
+        territory, rule, campaign, lifted=lead.consent_outside_hours and has_recorded_consent(lead, at)
     )
     pending = [
         (reason, until) for reason, until in _time_constraints(campaign, history, at, rule) if until > at
     ]
-    window_open = window.is_open(at)
-    if not pending and window_open:
+    if not pending and window.is_open(at):
         return ALLOWED
-    if pending:
-        reason = pending[0][0]
-    else:
-        local_day = at.astimezone(window.zone).date()
-        reason = Reason.HOLIDAY if window.closed_by_holiday(local_day) else Reason.WINDOW
+    reason = pending[0][0] if pending else _closed_window_reason(window, at)
     earliest = max([at, *(until for _, until in pending)])
+    next_allowed_at = _next_allowed_at(lead, campaign, territory, rule, window, earliest)
+    return Decision(allowed=False, reason=reason, next_allowed_at=next_allowed_at)
+
+
+def _closed_window_reason(window: WindowSpec, at: datetime) -> Reason:
+    local_day = at.astimezone(window.zone).date()
+    return Reason.HOLIDAY if window.closed_by_holiday(local_day) else Reason.WINDOW
+
+
+def _next_allowed_at(
+    lead: LeadLike,
+    campaign: CampaignLike,
+    territory: Territory,
+    rule: CountryRule,
+    window: WindowSpec,
+    earliest: datetime,
+) -> datetime | None:
+    """First window opening once every other time-based rule is satisfied."""
     next_allowed_at = window.next_opening(earliest)
-    if lead.consent_outside_hours and _consent_recorded_later(lead, at):
+    if lead.consent_outside_hours and not window.legal_window_lifted and _consent_complete(lead):
         # An express consent dated later lifts the legal window from that date on.
         lifted = _window(territory, rule, campaign, lifted=True).next_opening(max(earliest, lead.consent_at))
         next_allowed_at = min(filter(None, (next_allowed_at, lifted)), default=None)
     if next_allowed_at is not None and _lacks_required_consent(lead, campaign, next_allowed_at, rule):
         # Opt-in starts before the window reopens: waiting will not help this lead.
-        next_allowed_at = None
-    return Decision(allowed=False, reason=reason, next_allowed_at=next_allowed_at)
+        return None
+    return next_allowed_at
 
 
 def has_recorded_consent(lead: LeadLike, at: datetime) -> bool:
@@ -131,10 +144,9 @@ def has_recorded_consent(lead: LeadLike, at: datetime) -> bool:
     return lead.consent_at <= at
 
 
-def _consent_recorded_later(lead: LeadLike, at: datetime) -> bool:
-    return (
-        lead.consent_at is not None and lead.consent_at > at and has_recorded_consent(lead, lead.consent_at)
-    )
+def _consent_complete(lead: LeadLike) -> bool:
+    """All consent fields recorded, whatever the date (it may be later than now)."""
+    return lead.consent_at is not None and has_recorded_consent(lead, lead.consent_at)
 
 
 def _window(territory: Territory, rule: CountryRule, campaign: CampaignLike, *, lifted: bool) -> WindowSpec:
