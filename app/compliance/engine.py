@@ -97,7 +97,7 @@ def may_dial(
     if permanent is not None:
         return Decision(allowed=False, reason=permanent)
     window = _window(
-        territory, rule, campaign, lifted=lead.consent_outside_hours and has_recorded_consent(lead, at)
+        territory, rule, campaign, lifted=bool(lead.consent_outside_hours) and has_recorded_consent(lead, at)
     )
     pending = [
         (reason, until) for reason, until in _time_constraints(campaign, history, at, rule) if until > at

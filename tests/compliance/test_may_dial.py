@@ -166,6 +166,12 @@ def test_express_consent_without_proof_does_not_lift_the_window():
     assert dial(lead, FakeCampaign(prospecting=False), paris(2026, 11, 28, 11, 0)).reason == Reason.WINDOW
 
 
+def test_express_consent_recorded_later_opens_from_its_date():
+    lead = FakeLead(consent_outside_hours=True, consent_at=paris(2026, 11, 28, 9, 0))
+    decision = dial(lead, FakeCampaign(prospecting=False), paris(2026, 11, 27, 20, 30))
+    assert decision == refused(Reason.WINDOW, paris(2026, 11, 28, 9, 0))
+
+
 def test_express_consent_still_bound_by_campaign_hours():
     lead = FakeLead(consent_outside_hours=True)
     campaign = FakeCampaign(calling_hours={5: [(time(9, 0), time(12, 0))]})
