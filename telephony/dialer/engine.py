@@ -208,8 +208,6 @@ class CampaignEngine:
 
     def snapshot(self, now: float | None = None) -> CampaignSnapshot:
         now = self._now if now is None else now
-        if self._samples_changed and now - self._samples_at >= self._sample_refresh_s:
-            self._refresh_samples(now)
         return CampaignSnapshot(
             now,
             len(self.agents),
@@ -235,6 +233,9 @@ class CampaignEngine:
         self._dirty = True
 
     def _refresh_samples(self, now: float) -> None:
+        """Samples reach snapshots at most every ``sample_refresh_s``: copying them is not free."""
+        if not self._samples_changed or now - self._samples_at < self._sample_refresh_s:
+            return
         self._samples = RecentSamples(
             tuple(self._dial_outcome_s),
             tuple(self._dial_outcome_live),
@@ -290,13 +291,16 @@ class CampaignEngine:
     # --------------------------------------------------------------- events
     def on_event(self, event: CallEvent) -> None:
         now = self.now()
-        self._expire_waiting(now)
+        if self._waiting and self._waiting[0][0] <= now:
+            self._expire_waiting(now)
         call = self.calls.get(event.call_id)
         if call is None:
             return  # a late event for a call already finished and handed over
         self._handlers[event.kind](call, event, now)
         if event.kind not in _UNOBSERVED_KINDS:
             self._dirty = True
+            if self._samples_changed and now - self._samples_at >= self._sample_refresh_s:
+                self._refresh_samples(now)
 
     def _on_ringing(self, call: CallRecord, event: CallEvent, now: float) -> None:
         if call.state is CallState.DIALLING:
@@ -519,6 +523,7 @@ class CampaignEngine:
         self._talks.append(call.times[CallState.WRAP_UP] - call.times[CallState.BRIDGED])
         self._wraps.append(now - call.times[CallState.WRAP_UP])
         self._samples_changed = True
+        self._refresh_samples(now)
         self._wrapping.pop(agent_id, None)
         agent.call_id = None
         self._finish_if_done(call)

@@ -142,7 +142,9 @@ class PacingModel:
     agent that far into a call, ``2*rows..3*rows-1`` for an agent that far into wrap-up.
     Columns ``0..K-1``: +P(the dial turns connectable within checkpoint k) or -P(the agent
     is free within checkpoint k + the drop window); ``K..2K-1``: the matching Bernoulli
-    variances; ``2K``: P(the dial turns connectable within the whole horizon)."""
+    variances; ``2K``: P(the dial turns connectable within the whole horizon); then the
+    same ``2K + 1`` columns as lower (first 2K) and upper (last) bounds over the next
+    LOOKAHEAD_TICKS seconds."""
 
     horizon_s: int
     checkpoints: tuple[int, ...]
@@ -153,6 +155,9 @@ class PacingModel:
 
 
 CHECKPOINTS = 4
+# A predictive policy that answers 0 checks, with bounds, whether it would keep answering
+# 0 for this many ticks if nothing happened; if so the engine need not ask it meanwhile.
+LOOKAHEAD_TICKS = 6
 MIN_DIAL_SAMPLES = 40
 MIN_TALK_SAMPLES = 10
 
@@ -220,6 +225,18 @@ def _free_from_call(
     return _carry_forward(numerator / np.maximum(denominator, 1.0), valid, 0.0)
 
 
+def _with_lookahead_bounds(part: np.ndarray, split: int) -> np.ndarray:
+    """Append, per row, the minimum of columns ``:split`` and the maximum of the others
+    over this row and the next LOOKAHEAD_TICKS rows: bounds of what the row's item will
+    contribute during the coming ticks if nothing happens."""
+    rows = len(part)
+    padded = np.concatenate((part, np.repeat(part[-1:], LOOKAHEAD_TICKS, axis=0)))
+    shifted = [padded[j : j + rows] for j in range(LOOKAHEAD_TICKS + 1)]
+    lower = np.minimum.reduce([view[:, :split] for view in shifted])
+    upper = np.maximum.reduce([view[:, split:] for view in shifted])
+    return np.concatenate((part, lower, upper), axis=1)
+
+
 def build_model(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> PacingModel | None:
     """Empirical model from the snapshot's samples and running calls, or None while there
     are too few samples to say anything."""
@@ -257,12 +274,15 @@ def build_model(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> PacingMod
         wrap_cdf[windows[None, :] + np.arange(rows)[:, None]] - wrap_cdf[:rows, None], wrap_surv[:rows], 1.0
     )
     k = len(checkpoints)
-    table = np.zeros((3 * rows, 2 * k + 1))
-    for block, probs, sign in ((0, live_cols, 1.0), (1, call_cols, -1.0), (2, wrap_cols, -1.0)):
-        part = table[block * rows : (block + 1) * rows]
+    blocks = []
+    for probs, sign in ((live_cols, 1.0), (call_cols, -1.0), (wrap_cols, -1.0)):
+        part = np.zeros((rows, 2 * k + 1))
         part[:, :k] = sign * probs
         part[:, k : 2 * k] = probs * (1.0 - probs)
-    table[:rows, 2 * k] = live_cols[:, -1]
+        if sign > 0:
+            part[:, 2 * k] = probs[:, -1]
+        blocks.append(_with_lookahead_bounds(part, 2 * k))
+    table = np.concatenate(blocks)
     new_call = np.clip(dial_live[checkpoints], 0.0, 1.0)
     offsets = np.array([0, rows, 2 * rows], dtype=np.intp)
     return PacingModel(horizon, tuple(int(c) for c in checkpoints), rows, table, new_call.tolist(), offsets)
@@ -331,6 +351,7 @@ class PredictivePolicy:
         return self.multiplier * self.target * self.dial_speed / 10.0
 
     def decide(self, snapshot: CampaignSnapshot) -> int:
+        self.quiet_until = -math.inf
         floor = progressive_need(snapshot)
         if snapshot.agents_logged_in == 0:
             return 0
@@ -347,23 +368,26 @@ class PredictivePolicy:
         if cap <= 0:
             return 0
         sums = _table_sums(s, model)
-        mean = [x + s.calls_waiting - s.agents_idle for x in sums[:k]]
-        var = sums[k : 2 * k]
-        live_h = sums[2 * k] + s.calls_waiting
+        base = s.calls_waiting - s.agents_idle
         q = model.new_call_live_list
         budget = self.budget
 
-        def fits(n: int) -> bool:
-            allowed = budget * (live_h + n * q[-1])
+        def fits(n: int, offset: int = 0) -> bool:
+            mean = sums[offset : offset + k]
+            var = sums[offset + k : offset + 2 * k]
+            allowed = budget * (sums[offset + 2 * k] + s.calls_waiting + n * q[-1])
             for i in range(k):
                 qi = q[i]
-                if expected_excess(mean[i] + n * qi, var[i] + n * qi * (1.0 - qi)) > allowed:
+                if expected_excess(mean[i] + base + n * qi, var[i] + n * qi * (1.0 - qi)) > allowed:
                     return False
             return True
 
-        if not fits(0):
+        if not fits(0) or not fits(1):
+            if s.agents_idle <= len(s.outstanding_dialled_at) + s.calls_waiting and not fits(1, 2 * k + 1):
+                # even the most favourable of the coming ticks would not fit one more call
+                self.quiet_until = self._quiet_limit(s.now + LOOKAHEAD_TICKS - 0.5)
             return 0
-        low, high = 0, 1
+        low, high = 1, 2
         while high <= cap and fits(high):
             low, high = high, high * 2
         high = min(high, cap + 1)
@@ -374,6 +398,15 @@ class PredictivePolicy:
             else:
                 high = mid
         return low
+
+    def _quiet_limit(self, until: float) -> float:
+        """The answer can also change when the model is rebuilt or the budget corrected."""
+        if self._model_at is not None:
+            every = self.refresh_s if self._model_builds < 15 else self.settled_refresh_s
+            until = min(until, self._model_at + every)
+        if self._corrected_at is not None:
+            until = min(until, self._corrected_at + 60.0)
+        return until
 
     def _current_model(self, s: CampaignSnapshot) -> PacingModel | None:
         every = self.refresh_s if self._model_builds < 15 else self.settled_refresh_s
