@@ -135,7 +135,7 @@ class FreeSwitchCallControl:
         backoff_max: float = 30.0,
         connect_timeout: float = 5.0,
         node_lost_grace_s: float = 60.0,
-        interconnect_profile: str = "internal",
+        interconnect_profile: str = "interconnect",
         owns_call: Callable[[str], bool] | None = None,
     ) -> None:
         if not nodes:
