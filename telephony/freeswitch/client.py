@@ -331,6 +331,13 @@ class EslClient:
             if not self._supervisor.dead:
                 self._supervisor.kill(block=False)
 
+    def reconnect(self) -> None:
+        """Drop the current session at once (as a crash would); the supervisor
+        reconnects with backoff and ``on_connected`` reconciles."""
+        connection = self._connection
+        if connection is not None:
+            connection.abort("reconnect requested")
+
     def api(self, command: str, *, timeout: float | None = None) -> str:
         return self._require().api(command, timeout=timeout)
 

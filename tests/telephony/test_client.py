@@ -151,8 +151,10 @@ def test_refused_logins_are_retried_with_growing_delays(esl_server) -> None:
         connect_timeout=0.5,
     )
     client.start()
-    gevent.sleep(0.4)
-    assert not client.connected and server.connections >= 3
+    with gevent.Timeout(3):
+        while server.connections < 3:
+            gevent.sleep(0.01)
+    assert not client.connected
     server.accepting = True
     assert client.wait_connected(2)
     with gevent.Timeout(5):
@@ -165,3 +167,27 @@ def test_backoff_delay_doubles_up_to_the_cap() -> None:
 
 def test_api_response_framing_helper_matches_freeswitch() -> None:
     assert api_response("true") == b"Content-Type: api/response\nContent-Length: 4\n\ntrue"
+
+
+def test_reconnect_on_request(esl_server) -> None:
+    server = esl_server([SessionScript(), SessionScript()])
+    reconnected: list[int] = []
+    client = EslClient(
+        "127.0.0.1",
+        server.port,
+        "ClueCon",
+        events=["CHANNEL_ANSWER"],
+        on_connected=lambda c: reconnected.append(c.connections_made),
+        backoff_initial=0.02,
+    )
+    client.start()
+    try:
+        assert client.wait_connected(3)
+        client.reconnect()
+        with gevent.Timeout(3):
+            while reconnected != [1, 2] or not client.connected:
+                gevent.sleep(0.01)
+        assert client.api("uuid_exists 00000000-0000-4000-8000-000000000000") == "false"
+    finally:
+        with gevent.Timeout(5):
+            client.stop()
