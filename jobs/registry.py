@@ -4,6 +4,7 @@ import importlib
 # set whatever was imported before.
 ACTOR_MODULES = [
     "app.core.tasks",
+    "app.leads.tasks",
 ]
 
 

@@ -213,6 +213,7 @@ class LeadImport(TenantScoped, Timestamped, Base):
     status: so.Mapped[str] = so.mapped_column(sa.String(12), default=ImportStatus.UPLOADED)
     total_rows: so.Mapped[int | None]
     processed_rows: so.Mapped[int] = so.mapped_column(default=0)
+    progress: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=0)  # percent of the running phase
     counts: so.Mapped[dict] = so.mapped_column(JSONB, default=dict)
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     rejects_path: so.Mapped[str | None] = so.mapped_column(sa.Text)

@@ -129,6 +129,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=True),
     sa.Column('processed_rows', sa.Integer(), nullable=False),
+    sa.Column('progress', sa.SmallInteger(), nullable=False),
     sa.Column('counts', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('rejects_path', sa.Text(), nullable=True),

@@ -35,3 +35,11 @@ def make_lists(tenant_id: int, prefix: str) -> Setup:
 def lists(world):
     """A campaign with two lists in each tenant: ``lists["a"]`` and ``lists["b"]``."""
     return {"a": make_lists(world.a.id, "A"), "b": make_lists(world.b.id, "B")}
+
+
+@pytest.fixture(autouse=True)
+def import_dir(tmp_path, monkeypatch):
+    """Uploaded files of each test go to its own directory."""
+    path = tmp_path / "imports"
+    monkeypatch.setenv("LEADS_IMPORT_DIR", str(path))
+    return path

@@ -1,0 +1,58 @@
+"""Background jobs of the contacts feature. Actors take ids and are idempotent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import dramatiq
+
+import jobs.broker  # noqa: F401  (binds actors to the configured broker)
+from app.extensions import Session
+from app.leads import imports
+from app.leads.models import ImportStatus, LeadImport
+from app.leads.readers import ImportFileError
+from tenants.scoping import current_tenant_id
+
+log = logging.getLogger(__name__)
+
+
+class ImportNotReadyError(RuntimeError):
+    """The request that queued the job has not committed yet."""
+
+
+def _retry_when(retries: int, exception: BaseException) -> bool:
+    # Only the enqueue-before-commit race is worth retrying: an import that failed
+    # would fail the same way again, and it is all-or-nothing anyway.
+    return isinstance(exception, ImportNotReadyError) and retries < 20
+
+
+def _run(step: Callable[[int], LeadImport | None], import_id: int, expected: tuple[str, ...]) -> None:
+    imp = Session.get(LeadImport, import_id, populate_existing=True)
+    if imp is None or imp.status not in expected:
+        if imp is not None and imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
+            return
+        raise ImportNotReadyError(str(import_id))
+    tenant_id = current_tenant_id() or imp.tenant_id
+    try:
+        step(import_id)
+    except ImportFileError as exc:
+        Session.rollback()
+        imports.record_failure(import_id, tenant_id, exc.code)
+    except Exception as exc:
+        Session.rollback()
+        imports.record_failure(import_id, tenant_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@dramatiq.actor(queue_name="imports", retry_when=_retry_when, min_backoff=300, max_backoff=5_000,
+                time_limit=2 * 3600 * 1000)
+def validate_import(import_id: int) -> None:
+    _run(imports.validate, import_id, (ImportStatus.VALIDATING,))
+
+
+@dramatiq.actor(queue_name="imports", retry_when=_retry_when, min_backoff=300, max_backoff=5_000,
+                time_limit=2 * 3600 * 1000)
+def run_import(import_id: int) -> None:
+    # RUNNING: a worker died mid-import; nothing of it was committed, start again
+    _run(imports.execute, import_id, (ImportStatus.QUEUED, ImportStatus.RUNNING))
