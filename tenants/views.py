@@ -15,8 +15,8 @@ from tenants.models import Tenant, TenantStatus
 from tenants.scoping import unscoped
 
 bp = Blueprint("tenants", __name__)
-register_nav(SECTION_ADMIN, NavItem(_l("Settings"), "tenants.settings", Permission.MANAGE_TENANT, "⚙"))
-register_nav(SECTION_PLATFORM, NavItem(_l("Tenants"), "tenants.platform_index", Permission.PLATFORM_ADMIN, "🏢"))
+register_nav(SECTION_ADMIN, NavItem(_l("Settings"), "tenants.settings", Permission.MANAGE_TENANT, "edit"))
+register_nav(SECTION_PLATFORM, NavItem(_l("Tenants"), "tenants.platform_index", Permission.PLATFORM_ADMIN, "bolt"))
 
 
 @bp.route("/admin/settings", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from app.core.rendering import render
 from app.extensions import Session
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
-register_nav(SECTION_ADMIN, NavItem(_l("Audit log"), "audit.index", Permission.VIEW_AUDIT, "🛡"))
+register_nav(SECTION_ADMIN, NavItem(_l("Audit log"), "audit.index", Permission.VIEW_AUDIT, "lock"))
 
 PAGE = 50
 

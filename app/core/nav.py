@@ -45,10 +45,13 @@ def nav_sections(user: object | None) -> list[NavSection]:
         entry = NavItem(item.label, item.endpoint, item.permission, item.icon, url,
                         active=request.path == url or (url != "/" and request.path.startswith(url + "/")))
         sections.setdefault(str(section), NavSection(section)).items.append(entry)
-    return list(sections.values())
+    order = {str(label): rank for rank, label in enumerate(SECTION_ORDER)}
+    return sorted(sections.values(), key=lambda s: order.get(str(s.label), len(order)))
 
 
 SECTION_WORK = _l("Work")
 SECTION_MANAGE = _l("Management")
 SECTION_ADMIN = _l("Administration")
 SECTION_PLATFORM = _l("Platform")
+
+SECTION_ORDER = [SECTION_WORK, SECTION_MANAGE, SECTION_ADMIN, SECTION_PLATFORM]

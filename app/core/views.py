@@ -16,7 +16,7 @@ from app.extensions import Session
 
 bp = Blueprint("core", __name__)
 i18n = Blueprint("i18n", __name__)
-register_nav(SECTION_WORK, NavItem(_l("Overview"), "core.home", Permission.AGENT_WORKSPACE, "⌂"))
+register_nav(SECTION_WORK, NavItem(_l("Overview"), "core.home", Permission.AGENT_WORKSPACE, "home"))
 
 
 @bp.get("/")

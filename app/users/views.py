@@ -16,8 +16,8 @@ from app.core.rendering import render
 from app.extensions import Session
 
 bp = Blueprint("users", __name__, url_prefix="/admin")
-register_nav(SECTION_ADMIN, NavItem(_l("Users"), "users.index", Permission.MANAGE_USERS, "👥"))
-register_nav(SECTION_ADMIN, NavItem(_l("User groups"), "users.groups", Permission.MANAGE_USERS, "▦"))
+register_nav(SECTION_ADMIN, NavItem(_l("Users"), "users.index", Permission.MANAGE_USERS, "user"))
+register_nav(SECTION_ADMIN, NavItem(_l("Groups"), "users.groups", Permission.MANAGE_USERS, "inbox"))
 
 
 def _group_choices() -> list[SelectChoice]:
