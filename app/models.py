@@ -2,6 +2,6 @@
 
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import User, UserGroup  # noqa: F401
-from app.campaigns.models import Campaign  # noqa: F401
+from app.campaigns import models as campaigns_models  # noqa: F401
 from app.leads import models as leads_models  # noqa: F401
 from tenants.models import Platform, Reseller, Tenant  # noqa: F401
