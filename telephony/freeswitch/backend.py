@@ -52,6 +52,7 @@ from telephony.freeswitch.protocol import (
     EslEvent,
     MalformedEvent,
     parse_channel_dump,
+    parse_job_result,
     parse_json_rows,
     reply_ok,
 )
@@ -199,7 +200,10 @@ class FreeSwitchCallControl:
         return counts
 
     def pick_node(self) -> str | None:
-        """The connected node with the fewest open calls (ties: declaration order)."""
+        """The connected node with the fewest open calls (ties: declaration order).
+
+        Counts this backend's calls; dialer processes own disjoint campaigns, so each
+        spreads its own load and the sum stays balanced."""
         counts = self.active_calls()
         connected = [name for name in self.nodes if self.clients[name].connected]
         return min(connected, key=lambda name: counts[name]) if connected else None
@@ -260,7 +264,7 @@ class FreeSwitchCallControl:
         reply = self._api(call, commands.uuid_kill(call_id, cause), strict=False)
         if reply is not None and not reply_ok(reply) and not call.channel_seen:
             # The originate is still in flight: kill the channel as soon as it shows up.
-            call.variables["cancel_cause"] = cause
+            call.cancel_cause = cause
 
     def bridge_to_agent(self, call_id: str, agent_id: int) -> None:
         call = self._answered_call(call_id)
@@ -485,6 +489,8 @@ class FreeSwitchCallControl:
     def _on_event(self, node: str, event: EslEvent) -> None:
         if event.key == "conference::maintenance":
             self._on_conference_event(node, event)
+        elif event.name == "BACKGROUND_JOB":
+            self._on_supervision_job(event)
         events = self.tracker.handle(node, event, self._clock.now())
         self._emit(events)
         call = self.tracker.get(event.unique_id)
@@ -495,7 +501,7 @@ class FreeSwitchCallControl:
                 self._api(call, line, strict=False)
         if event.name == "PLAYBACK_STOP" and call.hangup_after_playback:
             self._api(call, commands.uuid_kill(call.call_id), strict=False)
-        cancel_cause = call.variables.get("cancel_cause")
+        cancel_cause = call.cancel_cause
         if cancel_cause and event.name in (
             "CHANNEL_CREATE",
             "CHANNEL_PROGRESS",
@@ -521,6 +527,16 @@ class FreeSwitchCallControl:
             self.supervisions.pop(event.unique_id, None)
         elif action == "conference-destroy":
             self.conferences.destroyed(node, name)
+
+    def _on_supervision_job(self, event: EslEvent) -> None:
+        """A supervisor leg that could not be called is forgotten (the supervisor's
+        phone was unreachable); its error is logged for the supervision screen."""
+        arg = event.get("Job-Command-Arg")
+        for leg_uuid in [u for u in self.supervisions if f"origination_uuid={u}" in arg]:
+            ok, text = parse_job_result(event.body)
+            if not ok:
+                log.warning("supervision leg %s failed: %s", leg_uuid, text)
+                self.supervisions.pop(leg_uuid, None)
 
     def _apply_supervision(self, leg: SupervisionLeg, previous: SupervisionMode) -> None:
         """Conference member controls as recorded in fixture 08b."""

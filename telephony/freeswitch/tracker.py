@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telephony.callcontrol import CallEvent, EventKind
 from telephony.freeswitch.amd import AnsweringMachineDetector
@@ -107,7 +107,7 @@ class TrackedCall:
     recording: bool = False
     hangup_after_playback: bool = False
     esl_session: int = 0  # the node's ESL session the call was placed on
-    variables: dict[str, str] = field(default_factory=dict)
+    cancel_cause: str | None = None  # hangup asked before the channel existed
 
 
 def cdr_fields(event: EslEvent) -> dict[str, str]:
