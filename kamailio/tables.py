@@ -1,7 +1,7 @@
 """Kamailio's own tables, in the PostgreSQL schema ``kamailio``.
 
 The column definitions are those Kamailio 5.6 ships (Debian package ``kamailio``,
-``/usr/share/kamailio/postgres/{standard,lcr,dispatcher,auth_db}-create.sql``); the
+``/usr/share/kamailio/postgres/{standard,lcr,dispatcher,auth_db,htable}-create.sql``); the
 modules check ``version.table_version`` at start-up, so the versions below must match
 the installed Kamailio. They are SQLAlchemy Core tables on their own ``MetaData`` (not
 the application's ``Base``): Kamailio owns their shape, the application only fills
@@ -108,6 +108,19 @@ subscriber = sa.Table(
     sa.Index("subscriber_username_idx", "username"),
 )
 
+# Key/value rows loaded into a Kamailio hash table (htable module); here the trunks'
+# digest credentials ("<trunk id>:username" / "<trunk id>:password"), for uac_auth().
+htable = sa.Table(
+    "htable",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key_name", sa.String(64), nullable=False, server_default=sa.text("''")),
+    sa.Column("key_type", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("value_type", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("key_value", sa.String(128), nullable=False, server_default=sa.text("''")),
+    sa.Column("expires", sa.Integer, nullable=False, server_default=sa.text("0")),
+)
+
 # The ``version`` rows Kamailio 5.6 checks for each table it reads.
 TABLE_VERSIONS: dict[str, int] = {
     "version": 1,
@@ -116,6 +129,7 @@ TABLE_VERSIONS: dict[str, int] = {
     "lcr_rule": 3,
     "dispatcher": 4,
     "subscriber": 7,
+    "htable": 2,
 }
 
 

@@ -64,7 +64,7 @@ class Trunk(Timestamped, Base):
     host: so.Mapped[str] = so.mapped_column(sa.String(64))
     port: so.Mapped[int] = so.mapped_column(default=5060, server_default="5060")
     transport: so.Mapped[str] = so.mapped_column(sa.String(8), default="udp", server_default="udp")
-    # Digest credentials the media node uses when the carrier challenges it.
+    # Digest credentials Kamailio answers the carrier's challenge with (uac_auth).
     username: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     password: so.Mapped[str | None] = so.mapped_column(sa.String(128))
     codecs: so.Mapped[list[str]] = so.mapped_column(

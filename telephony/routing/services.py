@@ -28,6 +28,8 @@ MEDIA_SETID = 1
 # One lock id for every writer of Kamailio's tables, so two syncs never interleave.
 SYNC_LOCK_ID = 0x4B414D4C  # "KAML"
 RELOAD_PATIENCE_S = 6.0
+# The hash table kamailio.cfg loads the trunks' credentials into (from kamailio.htable).
+TRUNK_AUTH_HTABLE = "trunkauth"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +38,10 @@ class SyncResult:
     rules: int
     targets: int
     media_nodes: int
+    credentials: int
     lcr_changed: bool
     dispatcher_changed: bool
+    credentials_changed: bool
     reloaded: tuple[str, ...] = ()
 
 
@@ -127,8 +131,22 @@ def dispatcher_rows(nodes: Sequence[MediaNode], setid: int = MEDIA_SETID) -> lis
     return rows
 
 
+def trunk_auth_rows(trunks: Sequence[Trunk]) -> list[dict[str, object]]:
+    """kamailio.htable rows with the digest credentials of trunks that have them; the
+    carrier's challenge is answered with them (uac_auth in kamailio.cfg)."""
+    rows: list[dict[str, object]] = []
+    for trunk in trunks:
+        if trunk.username and trunk.password:
+            for field, value in (("username", trunk.username), ("password", trunk.password)):
+                rows.append(
+                    {"key_name": f"{trunk.id}:{field}", "key_value": value, "key_type": 0, "value_type": 0}
+                )
+    return rows
+
+
 def write_kamailio_tables(session: so.Session) -> SyncResult:
-    """Rewrite Kamailio's lcr and dispatcher rows from the application's data (flush only).
+    """Rewrite Kamailio's lcr, dispatcher and trunk credential rows from the
+    application's data (flush only).
 
     The result says which sets of tables actually changed, so that Kamailio reloads only
     those (dispatcher refuses reloads closer than its reload_delta)."""
@@ -141,19 +159,25 @@ def write_kamailio_tables(session: so.Session) -> SyncResult:
     )
     lcr_before = _lcr_snapshot(session)
     _replace_lcr_rows(session, plan)
-    dispatcher_before = _dispatcher_snapshot(session)
-    session.execute(sa.delete(kt.dispatcher).where(kt.dispatcher.c.setid == MEDIA_SETID))
+    media_set = kt.dispatcher.c.setid == MEDIA_SETID
+    dispatcher_before = _snapshot(session, kt.dispatcher, media_set)
     media_rows = dispatcher_rows(nodes)
-    if media_rows:
-        session.execute(sa.insert(kt.dispatcher), media_rows)
+    _replace_rows(session, kt.dispatcher, media_rows, media_set)
+    credentials_before = _snapshot(session, kt.htable)
+    usable = {t.trunk_id for t in load_trunks(session)}
+    trunks = session.scalars(sa.select(Trunk).where(Trunk.id.in_(usable)).order_by(Trunk.id)).all()
+    credential_rows = trunk_auth_rows(trunks)
+    _replace_rows(session, kt.htable, credential_rows)
     session.flush()
     return SyncResult(
         gateways=len(plan.gateways),
         rules=len(plan.rules),
         targets=sum(len(rule.targets) for rule in plan.rules),
         media_nodes=len(media_rows),
+        credentials=len(credential_rows) // 2,
         lcr_changed=_lcr_snapshot(session) != lcr_before,
-        dispatcher_changed=_dispatcher_snapshot(session) != dispatcher_before,
+        dispatcher_changed=_snapshot(session, kt.dispatcher, media_set) != dispatcher_before,
+        credentials_changed=_snapshot(session, kt.htable) != credentials_before,
     )
 
 
@@ -165,26 +189,32 @@ def sync_kamailio_tables(session: so.Session, rpc_urls: Sequence[str] = ()) -> S
     rows are in place and it loads them when it starts or on the next reload."""
     result = write_kamailio_tables(session)
     session.commit()
-    methods = reload_methods(result)
+    commands = reload_commands(result)
     for url in rpc_urls:
-        for method in methods:
-            call_reload(url, method)
-    return dataclasses.replace(result, reloaded=methods if rpc_urls else ())
+        for method, *params in commands:
+            call_reload(url, method, *params)
+    return dataclasses.replace(result, reloaded=tuple(c[0] for c in commands) if rpc_urls else ())
 
 
-def reload_methods(result: SyncResult) -> tuple[str, ...]:
-    return (("lcr.reload",) if result.lcr_changed else ()) + (
-        ("dispatcher.reload",) if result.dispatcher_changed else ()
-    )
+def reload_commands(result: SyncResult) -> list[tuple[str, ...]]:
+    """The RPC commands (method, params...) that make Kamailio load what changed."""
+    commands: list[tuple[str, ...]] = []
+    if result.lcr_changed:
+        commands.append(("lcr.reload",))
+    if result.dispatcher_changed:
+        commands.append(("dispatcher.reload",))
+    if result.credentials_changed:
+        commands.append(("htable.reload", TRUNK_AUTH_HTABLE))
+    return commands
 
 
-def call_reload(url: str, method: str, patience_s: float = RELOAD_PATIENCE_S) -> None:
+def call_reload(url: str, method: str, *params: str, patience_s: float = RELOAD_PATIENCE_S) -> None:
     """Run a reload command, waiting out the "Ongoing reload" refusal that dispatcher
     gives within its reload_delta (5 s by default) of the previous reload."""
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            rpc.call(url, method)
+            rpc.call(url, method, *params)
             return
         except rpc.KamailioRpcError as error:
             if "Ongoing reload" not in str(error) or time.monotonic() >= deadline:
@@ -200,10 +230,27 @@ def _lcr_snapshot(session: so.Session) -> list[tuple[object, ...]]:
     return rows
 
 
-def _dispatcher_snapshot(session: so.Session) -> list[tuple[object, ...]]:
-    columns = [c for c in kt.dispatcher.c if c.name != "id"]
-    query = sa.select(*columns).where(kt.dispatcher.c.setid == MEDIA_SETID)
+def _snapshot(
+    session: so.Session, table: sa.Table, where: sa.ColumnElement[bool] | None = None
+) -> list[tuple[object, ...]]:
+    """The rows without their serial ids, in a stable order."""
+    query = sa.select(*[c for c in table.c if c.name != "id"])
+    if where is not None:
+        query = query.where(where)
     return sorted(tuple(row) for row in session.execute(query))
+
+
+def _replace_rows(
+    session: so.Session,
+    table: sa.Table,
+    rows: list[dict[str, object]],
+    where: sa.ColumnElement[bool] | None = None,
+) -> None:
+    """Swap the application's rows of ``table`` (all of them, or those ``where`` selects)."""
+    delete = sa.delete(table)
+    session.execute(delete if where is None else delete.where(where))
+    if rows:
+        session.execute(sa.insert(table), rows)
 
 
 def _replace_lcr_rows(session: so.Session, plan: lcr.LcrPlan) -> None:

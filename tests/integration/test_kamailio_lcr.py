@@ -199,6 +199,38 @@ def test_full_trunk_is_skipped_for_the_next_carrier(
     assert backup.received_invites() == 1
 
 
+def test_carriers_digest_challenge_is_answered_with_the_trunks_credentials(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
+) -> None:
+    _set_cheap_trunk(edge, username="carillon", password="s3cret")
+    try:
+        cheap = start_carrier("cheap", sipp.challenging_scenario("cheap", "carillon", "s3cret"))
+        start_carrier("backup", sipp.answering_scenario("backup"))
+
+        result = _call(edge, FIXED_LINE)
+    finally:
+        _set_cheap_trunk(edge, username=None, password=None)
+
+    assert result.returncode == 0, _explain(edge, result)
+    assert result.answered_by == "cheap"
+    assert cheap.received_invites() == 2
+    assert 'Authorization: Digest username="carillon"' in cheap.received_text()
+
+
+def test_challenge_without_credentials_fails_over(
+    edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
+) -> None:
+    cheap = start_carrier("cheap", sipp.challenging_scenario("cheap", "carillon", "s3cret"))
+    backup = start_carrier("backup", sipp.answering_scenario("backup"))
+
+    result = _call(edge, FIXED_LINE)
+
+    assert result.returncode == 0, _explain(edge, result)
+    assert result.answered_by == "backup"
+    assert backup.received_invites() == 1
+    assert cheap.received_invites() == 1
+
+
 def test_tenant_at_its_channel_limit_is_refused(
     edge: Edge, start_carrier: Callable[[str, str], sipp.Uas]
 ) -> None:
@@ -291,10 +323,11 @@ def test_config_checks_with_example_local_cfg(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr[-4000:]
 
 
-def _set_cheap_trunk(edge: Edge, channel_limit: int | None) -> None:
+def _set_cheap_trunk(edge: Edge, **values: object) -> None:
     with so.Session(edge.engine) as session:
         trunk = session.scalars(sa.select(Trunk).where(Trunk.name == "cheap-sbc")).one()
-        trunk.channel_limit = channel_limit
+        for name, value in values.items():
+            setattr(trunk, name, value)
         services.sync_kamailio_tables(session, [edge.kamailio.rpc_url])
 
 

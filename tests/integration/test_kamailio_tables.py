@@ -19,7 +19,7 @@ from telephony.routing.ratedeck import RateDeckError
 from tests.integration.kamailio_support import harness
 
 SHIPPED_SQL = Path("/usr/share/kamailio/postgres")
-SHIPPED_FILES = ("standard", "lcr", "dispatcher", "auth_db")
+SHIPPED_FILES = ("standard", "lcr", "dispatcher", "auth_db", "htable")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def session(database: harness.ThrowawayDatabase) -> Iterator[so.Session]:
         session.rollback()
         for name in reversed(harness.ROUTING_TABLES):
             session.execute(sa.text(f"DELETE FROM {name}"))
-        for table in (kt.lcr_rule_target, kt.lcr_rule, kt.lcr_gw, kt.dispatcher):
+        for table in (kt.lcr_rule_target, kt.lcr_rule, kt.lcr_gw, kt.dispatcher, kt.htable):
             session.execute(sa.delete(table))
         session.commit()
     engine.dispose()
@@ -115,17 +115,46 @@ def test_new_deck_replaces_the_old_one(session: so.Session) -> None:
 
 
 def test_sync_writes_lcr_and_dispatcher_rows(session: so.Session) -> None:
-    _carrier(session, "alpha", "prefix,rate_per_minute\n33,0.01\n336,0.05\n", 5060, channel_limit=30)
+    alpha = _carrier(
+        session,
+        "alpha",
+        "prefix,rate_per_minute\n33,0.01\n336,0.05\n",
+        5060,
+        channel_limit=30,
+        username="u1",
+        password="p1",
+    )
     _carrier(session, "beta", "prefix,rate_per_minute\n33,0.02\n336,0.03\n", 5070, transport="tcp")
-    _carrier(session, "off", "prefix,rate_per_minute\n33,0.001\n", 5080, enabled=False)
+    _carrier(
+        session,
+        "off",
+        "prefix,rate_per_minute\n33,0.001\n",
+        5080,
+        enabled=False,
+        username="u3",
+        password="p3",
+    )
     session.add(MediaNode(name="fs1", host="10.0.0.5", sip_port=5080))
     session.add(MediaNode(name="fs2", host="10.0.0.6", sip_port=5090, transport="tcp", weight=2))
     session.add(MediaNode(name="fs3", host="10.0.0.7", enabled=False))
 
     result = services.sync_kamailio_tables(session)
 
-    assert (result.gateways, result.rules, result.targets, result.media_nodes) == (2, 2, 4, 2)
-    assert result.lcr_changed and result.dispatcher_changed and result.reloaded == ()
+    assert (result.gateways, result.rules, result.targets, result.media_nodes, result.credentials) == (
+        2,
+        2,
+        4,
+        2,
+        1,
+    )
+    assert result.lcr_changed and result.dispatcher_changed and result.credentials_changed
+    assert result.reloaded == ()
+    alpha_trunk = alpha.trunks[0].id
+    credentials = session.execute(sa.select(kt.htable.c.key_name, kt.htable.c.key_value)).all()
+    assert sorted(tuple(c) for c in credentials) == [
+        (f"{alpha_trunk}:password", "p1"),
+        (f"{alpha_trunk}:username", "u1"),
+    ]
     gateways = session.execute(
         sa.select(
             kt.lcr_gw.c.gw_name, kt.lcr_gw.c.ip_addr, kt.lcr_gw.c.port, kt.lcr_gw.c.transport, kt.lcr_gw.c.tag
@@ -171,8 +200,12 @@ def test_sync_without_changes_asks_for_no_reload(session: so.Session) -> None:
     media_only = services.write_kamailio_tables(session)
 
     assert unchanged.reloaded == ()
-    assert (media_only.lcr_changed, media_only.dispatcher_changed) == (False, True)
-    assert services.reload_methods(media_only) == ("dispatcher.reload",)
+    assert (media_only.lcr_changed, media_only.dispatcher_changed, media_only.credentials_changed) == (
+        False,
+        True,
+        False,
+    )
+    assert services.reload_commands(media_only) == [("dispatcher.reload",)]
 
 
 def test_quote_number_ranks_carriers_with_usable_trunks(session: so.Session) -> None:

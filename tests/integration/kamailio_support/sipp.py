@@ -60,6 +60,60 @@ def refusing_scenario(status: int = 503, reason: str = "Service Unavailable") ->
     return head + invite_recv + refusal
 
 
+def challenging_scenario(name: str, username: str, password: str, realm: str = "carrier.test") -> str:
+    """``answering_scenario`` behind a digest challenge: the first INVITE gets a 401 (SIPp's
+    verifyauth reads Authorization, not Proxy-Authorization), the second must carry
+    valid credentials (else 403)."""
+    text = answering_scenario(name)
+    invite_end = text.index("</recv>", text.index('<recv request="INVITE"')) + len("</recv>")
+    challenge = f"""
+
+  <send>
+    <![CDATA[
+
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="{realm}", nonce="[pid]n[call_number]", algorithm=MD5
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  <recv request="ACK" crlf="true">
+  </recv>
+
+  <recv request="INVITE" crlf="true">
+    <action>
+      <verifyauth assign_to="authvalid" username="{username}" password="{password}"/>
+    </action>
+  </recv>
+
+  <nop hide="true" test="authvalid" next="1"/>
+
+  <send next="2">
+    <![CDATA[
+
+      SIP/2.0 403 Bad Credentials
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  <label id="1"/>
+"""
+    ending = text.index("<ResponseTimeRepartition")
+    return text[:invite_end] + challenge + text[invite_end:ending] + '<label id="2"/>\n' + text[ending:]
+
+
 def media_node_scenario(headers: dict[str, str] | None = None, domain: str | None = None) -> str:
     """The built-in UAC, sending extra INVITE headers, following the route set for ACK
     and BYE, and logging which party answered. With ``domain``, the INVITE's
