@@ -104,6 +104,12 @@ def subscription_tokens(names: Sequence[str]) -> list[str]:
     return plain + (["CUSTOM", *custom] if custom else [])
 
 
+def handler_keys(names: Sequence[str]) -> list[str]:
+    """The keys handlers register under: event names, and subclasses for CUSTOM."""
+    tokens = subscription_tokens(names)
+    return [t for t in tokens if t != "CUSTOM"]
+
+
 class SystemClock:
     def now(self) -> float:
         return time.time()
@@ -171,7 +177,9 @@ class FreeSwitchCallControl:
                 backoff_max=backoff_max,
                 name=node.name,
             )
-            client.on("*", self._event_handler(node.name))
+            handler = self._event_handler(node.name)
+            for key in handler_keys(events):
+                client.on(key, handler)
             self.clients[node.name] = client
 
     # -- lifecycle --------------------------------------------------------------------

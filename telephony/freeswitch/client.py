@@ -5,11 +5,14 @@ Why not ``greenswitch.InboundESL`` (0.0.19, read before writing this):
 - A bare EOF (FreeSWITCH crashed, fixture README surprise 8) stops its reader but never
   resolves the ``AsyncResult`` of a command in flight, so ``send()`` blocks forever,
   and no handler is told about the drop: reconnect-and-reconcile cannot be built on it.
-- It percent-decodes the whole plain event before splitting lines, so an encoded LF in
-  an SDP variable (``%0A``) splits a value and corrupts the headers after it.
-- It has no ``text/event-json`` decoding (it runs the plain header parser over JSON).
-- Commands and their replies are matched by list order without a lock around the
-  write, so two greenlets sending at once can take each other's replies.
+- It percent-decodes the whole plain event before splitting it into lines, then glues
+  the pieces of multi-line values back with a heuristic: the CRLFs of SDP variables
+  come back as bare LFs (checked on fixture 10), and a decoded value line holding
+  ``": "`` would be taken for a header of its own.
+- It has no ``text/event-json`` decoding: a JSON body goes through the plain header
+  parser and comes out without an ``Event-Name``, so no handler ever sees it.
+- It writes commands with ``socket.send`` (a partial write truncates a long command)
+  after queueing the reply slot, with nothing keeping concurrent senders in order.
 
 This client keeps greenswitch's model (one reader greenlet, one event worker greenlet,
 handlers registered by event name, CUSTOM events keyed by subclass) and fixes those.

@@ -191,3 +191,27 @@ def test_reconnect_on_request(esl_server) -> None:
     finally:
         with gevent.Timeout(5):
             client.stop()
+
+
+def test_why_not_greenswitch_a_bare_eof_leaves_its_command_waiting(esl_server) -> None:
+    """The reason client.py does not use greenswitch.InboundESL, shown on the wire."""
+    import greenswitch
+
+    stuck = SessionScript(
+        steps=[
+            Step("auth ClueCon", [b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"]),
+            Step("api status", []),
+        ]
+    )
+    server = esl_server([stuck])
+    legacy = greenswitch.InboundESL("127.0.0.1", server.port, "ClueCon", timeout=2)
+    legacy.connect()
+    waiting = gevent.spawn(legacy.send, "api status")
+    server.wait_for("api status")
+    server.drop()
+    waiting.join(timeout=0.5)
+    assert not waiting.ready()  # still blocked: nobody ever resolves it
+    waiting.kill(block=False)
+    for greenlet in (legacy._receive_events_greenlet, legacy._process_events_greenlet):
+        greenlet.kill(block=False)
+    legacy.sock.close()
