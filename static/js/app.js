@@ -108,8 +108,10 @@
     start();
   }
 
-  function armFlashes(scope) {
-    (scope || document).querySelectorAll(".flash").forEach(armFlash);
+  /* Only messages in the #flashes region leave by themselves; a .flash used
+     inline in page content stays. */
+  function armFlashes() {
+    document.querySelectorAll("#flashes .flash").forEach(armFlash);
   }
 
   /* Adds a message from the client (e.g. when an HTMX request fails). */
