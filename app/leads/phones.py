@@ -28,6 +28,10 @@ TOO_SHORT = "too_short"
 TOO_LONG = "too_long"
 INVALID = "invalid"
 
+# Overseas territories dialled with a national 0 from metropolitan France: a French
+# tenant's files write Réunion or Martinique numbers as 0262..., 0696...
+_NATIONAL_FALLBACKS: dict[str, tuple[str, ...]] = {"FR": ("RE", "YT", "GP", "MQ", "GF", "PM", "BL", "MF")}
+
 _TYPE_DESCS = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
                "voip", "pager", "uan", "voicemail")
 
@@ -99,12 +103,19 @@ def normalize_phone(raw: str | None, region: str = "FR") -> PhoneResult:
     if not text:
         return PhoneResult(None, EMPTY)
     cleaned = _SEPARATORS.sub("", text)
-    rules = _rules(region.upper())
+    region = region.upper()
+    rules = _rules(region)
     if rules is not None and _DIGITS.fullmatch(cleaned):
         fast = _fast(cleaned, rules)
         if fast is not None:
             return PhoneResult(fast)
-    return _slow(text, region.upper())
+    result = _slow(text, region)
+    if result.e164 is None and cleaned.startswith("0") and not cleaned.startswith("00"):
+        for other in _NATIONAL_FALLBACKS.get(region, ()):
+            fallback = _slow(text, other)
+            if fallback.e164 is not None:
+                return fallback
+    return result
 
 
 def _slow(text: str, region: str) -> PhoneResult:

@@ -22,6 +22,12 @@ def test_landline_and_other_countries():
     assert normalize_phone("0262 21 22 33", region="RE").e164 == "+262262212233"
 
 
+def test_overseas_numbers_in_french_national_form():
+    assert normalize_phone("0262 21 22 33").e164 == "+262262212233"
+    assert normalize_phone("0696 11 22 33").e164 == "+596696112233"
+    assert normalize_phone("0590 11 22 33").e164 == "+590590112233"
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     ("", EMPTY), (None, EMPTY), ("   ", EMPTY), ("abc", NOT_A_NUMBER), ("06 12", TOO_SHORT),
     ("06123456789012345678", TOO_LONG),
@@ -44,7 +50,11 @@ def test_fast_path_agrees_with_phonenumbers(digits, separator):
     raw = separator.join([digits[:2], digits[2:]])
     fast = normalize_phone(raw)
     slow = _slow(raw, "FR")
-    assert fast.e164 == slow.e164
+    if slow.e164 is not None or fast.e164 is None:
+        assert fast.e164 == slow.e164
+    else:
+        # only overseas numbers written in French national form differ
+        assert not fast.e164.startswith("+33")
 
 
 def test_every_fast_result_is_valid_e164():
