@@ -64,6 +64,11 @@ def after_request(response):
         Session.rollback()
         raise
     response.headers["X-Request-Id"] = g.get("request_id", "")
+    if (request.method == "GET" and response.status_code == 200 and request.headers.get("HX-Boosted") == "true"
+            and "HX-Push-Url" not in response.headers):
+        # a boosted form that redirected lands here through the XHR: show the final
+        # address in the bar, so reload and back behave
+        response.headers["HX-Push-Url"] = request.full_path.rstrip("?")
     response.vary.add("HX-Request")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
