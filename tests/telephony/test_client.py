@@ -214,4 +214,5 @@ def test_why_not_greenswitch_a_bare_eof_leaves_its_command_waiting(esl_server) -
     waiting.kill(block=False)
     for greenlet in (legacy._receive_events_greenlet, legacy._process_events_greenlet):
         greenlet.kill(block=False)
+    legacy.sock_file.close()
     legacy.sock.close()
