@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from flask import Flask, g, request, session
+from flask import Flask, g, session
 from flask_babel import get_locale
 
 from app import extensions

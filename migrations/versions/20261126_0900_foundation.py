@@ -1,7 +1,7 @@
 """foundation
 
 Revision ID: 20261126_0900_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-26 17:53:52.221112
 """
 
