@@ -15,6 +15,8 @@ from app.db import Base, TenantScoped, Timestamped, utcnow
 
 class LeadList(TenantScoped, Timestamped, Base):
     __tablename__ = "lead_lists"
+    # target of the leads' (tenant_id, list_id) foreign key
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "id"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     campaign_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
@@ -39,6 +41,11 @@ class Lead(TenantScoped, Base):
 
     __tablename__ = "leads"
     __table_args__ = (
+        # One foreign key for both columns: a lead's list is of the lead's tenant, and
+        # one integrity check per inserted row instead of two (imports insert millions).
+        # Deleting a tenant deletes its lists, which deletes their leads.
+        sa.ForeignKeyConstraint(["tenant_id", "list_id"], ["lead_lists.tenant_id", "lead_lists.id"],
+                                ondelete="CASCADE"),
         sa.Index("ix_leads_selection", "list_id", "status", "next_attempt_at"),
         sa.Index("ix_leads_tenant_phone", "tenant_id", "phone_number"),
         sa.Index("ix_leads_tenant_email", "tenant_id", sa.text("lower(email)"),
@@ -51,10 +58,11 @@ class Lead(TenantScoped, Base):
     )
 
     id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    # Declared here rather than by the mixin to skip its single-column index: every
-    # index above already starts with tenant_id, and each extra index slows imports.
-    tenant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
-    list_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("lead_lists.id", ondelete="CASCADE"))
+    # Declared here rather than by the mixin: no single-column index (every index
+    # above starts with tenant_id, and each extra index slows imports) and the
+    # foreign key is the composite one above.
+    tenant_id: so.Mapped[int] = so.mapped_column()
+    list_id: so.Mapped[int] = so.mapped_column()
     first_name: so.Mapped[str | None] = so.mapped_column(sa.Text)
     last_name: so.Mapped[str | None] = so.mapped_column(sa.Text)
     company: so.Mapped[str | None] = so.mapped_column(sa.Text)

@@ -75,7 +75,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_lead_lists_campaign_id_campaigns'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_lead_lists_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_lists'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_lists')),
+    sa.UniqueConstraint('tenant_id', 'id', name=op.f('uq_lead_lists_tenant_id_id'))
     )
     op.create_index(op.f('ix_lead_lists_campaign_id'), 'lead_lists', ['campaign_id'], unique=False)
     op.create_index(op.f('ix_lead_lists_tenant_id'), 'lead_lists', ['tenant_id'], unique=False)
@@ -181,9 +182,8 @@ def upgrade() -> None:
     sa.Column('existing_contract', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['list_id'], ['lead_lists.id'], name=op.f('fk_leads_list_id_lead_lists'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_leads_owner_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_leads_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id', 'list_id'], ['lead_lists.tenant_id', 'lead_lists.id'], name=op.f('fk_leads_tenant_id_lead_lists'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_aff'], ['users.id'], name=op.f('fk_leads_user_aff_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads'))
     )
