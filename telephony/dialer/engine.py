@@ -137,7 +137,7 @@ class CampaignEngine:
         new_call_id: Callable[[], str] = _uuid_call_id,
         on_call_finished: Callable[[CallRecord], None] | None = None,
         sample_size: int = 2000,
-        sample_refresh_s: float = 5.0,
+        sample_refresh_s: float = 20.0,
     ) -> None:
         self.settings = settings
         self.policy = policy or make_policy(settings.mode, settings.abandon_target, settings.dial_speed)
@@ -160,6 +160,7 @@ class CampaignEngine:
         self._counters = _Counters()
         self._dial_outcome_s: deque[float] = deque(maxlen=sample_size)
         self._dial_outcome_live: deque[bool] = deque(maxlen=sample_size)
+        self._dial_outcome_at: deque[float] = deque(maxlen=sample_size)
         self._talks: deque[float] = deque(maxlen=sample_size)
         self._wraps: deque[float] = deque(maxlen=sample_size)
         self._samples = RecentSamples()
@@ -237,10 +238,11 @@ class CampaignEngine:
         if not self._samples_changed or now - self._samples_at < self._sample_refresh_s:
             return
         self._samples = RecentSamples(
-            tuple(self._dial_outcome_s),
-            tuple(self._dial_outcome_live),
-            tuple(self._talks),
-            tuple(self._wraps),
+            dial_outcome_s=tuple(self._dial_outcome_s),
+            dial_outcome_live=tuple(self._dial_outcome_live),
+            dial_outcome_at=tuple(self._dial_outcome_at),
+            talk_s=tuple(self._talks),
+            wrap_s=tuple(self._wraps),
         )
         self._samples_changed = False
         self._samples_at = now
@@ -412,6 +414,7 @@ class CampaignEngine:
             return
         self._dial_outcome_s.append(now - dialled_at)
         self._dial_outcome_live.append(live)
+        self._dial_outcome_at.append(now)
         self._samples_changed = True
         if live:
             self._counters.live += 1

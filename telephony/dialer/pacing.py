@@ -65,6 +65,7 @@ class RecentSamples:
 
     dial_outcome_s: tuple[float, ...] = ()  # dial -> connectable, or dial -> resolved when not live
     dial_outcome_live: tuple[bool, ...] = ()
+    dial_outcome_at: tuple[float, ...] = ()  # when each outcome became known
     talk_s: tuple[float, ...] = ()  # agent call durations (bridge -> hangup)
     wrap_s: tuple[float, ...] = ()  # wrap-up durations; wrap_s[i] followed talk_s[i]
 
@@ -134,32 +135,60 @@ class TurboPolicy:
         return max(floor, lines - len(snapshot.outstanding_dialled_at) - snapshot.calls_waiting)
 
 
-@dataclass(frozen=True, slots=True)
-class PacingModel:
-    """Lookup table of the predictive policy, by whole seconds of age.
-
-    Rows ``0..rows-1`` are for an unresolved dial of that age, ``rows..2*rows-1`` for an
-    agent that far into a call, ``2*rows..3*rows-1`` for an agent that far into wrap-up.
-    Columns ``0..K-1``: +P(the dial turns connectable within checkpoint k) or -P(the agent
-    is free within checkpoint k + the drop window); ``K..2K-1``: the matching Bernoulli
-    variances; ``2K``: P(the dial turns connectable within the whole horizon); then the
-    same ``2K + 1`` columns as lower (first 2K) and upper (last) bounds over the next
-    LOOKAHEAD_TICKS seconds."""
-
-    horizon_s: int
-    checkpoints: tuple[int, ...]
-    rows: int
-    table: np.ndarray
-    new_call_live_list: list[float]  # P(a dial made now is connectable within checkpoint k)
-    block_offsets: np.ndarray  # first row of each block
-
-
 CHECKPOINTS = 4
 # A predictive policy that answers 0 checks, with bounds, whether it would keep answering
 # 0 for this many ticks if nothing happened; if so the engine need not ask it meanwhile.
 LOOKAHEAD_TICKS = 6
 MIN_DIAL_SAMPLES = 40
 MIN_TALK_SAMPLES = 10
+RECENT_WINDOW_S = 300.0  # the live probability is estimated from the dials of the last 5 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class DialPart:
+    """What becomes of a dial: per whole second of age of an unresolved dial, P(it turns
+    connectable within each checkpoint) - with look-ahead bounds (see ``_with_bounds``)."""
+
+    checkpoints: tuple[int, ...]
+    block: np.ndarray
+    new_call_live: list[float]  # P(a dial made now is connectable within checkpoint k)
+    built_at: float
+    dials_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPart:
+    """When busy agents are ready again: per whole second into a call / a wrap-up,
+    P(ready within each checkpoint + the drop window)."""
+
+    checkpoints: tuple[int, ...]
+    call_block: np.ndarray
+    wrap_block: np.ndarray
+    built_at: float
+    connects_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PacingModel:
+    """The three blocks stacked: rows of dials by age, agents in call by elapsed time,
+    agents in wrap-up by elapsed time.  Columns ``0..K-1``: +P(the dial turns connectable
+    by checkpoint k) or -P(the agent is free by checkpoint k + drop window); ``K..2K-1``:
+    the matching Bernoulli variances; ``2K``: P(connectable by the horizon); then lower
+    bounds of the first 2K columns and an upper bound of the last one over the next
+    LOOKAHEAD_TICKS seconds."""
+
+    checkpoints: tuple[int, ...]
+    table: np.ndarray
+    offsets: np.ndarray
+    last_rows: np.ndarray
+    new_call_live: list[float]
+
+    @classmethod
+    def stack(cls, dial: DialPart, agents: AgentPart) -> PacingModel:
+        blocks = (dial.block, agents.call_block, agents.wrap_block)
+        sizes = np.array([len(b) for b in blocks], dtype=np.intp)
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
+        return cls(dial.checkpoints, np.concatenate(blocks), offsets, sizes - 1, dial.new_call_live)
 
 
 def _kaplan_meier(
@@ -196,6 +225,93 @@ def _conditional(numerator: np.ndarray, survival: np.ndarray, default: float) ->
     return _carry_forward(numerator / np.maximum(survival, 1e-9)[:, None], valid, default)
 
 
+def _with_bounds(probs: np.ndarray, sign: float, with_horizon: bool) -> np.ndarray:
+    """A block: signed probabilities, variances, horizon column, then per row the minimum
+    of the first 2K columns and the maximum of the last over this row and the next
+    LOOKAHEAD_TICKS rows: bounds of what the item adds up during the coming ticks."""
+    rows, k = probs.shape
+    part = np.zeros((rows, 2 * k + 1))
+    part[:, :k] = sign * probs
+    part[:, k : 2 * k] = probs * (1.0 - probs)
+    if with_horizon:
+        part[:, 2 * k] = probs[:, -1]
+    padded = np.concatenate((part, np.repeat(part[-1:], LOOKAHEAD_TICKS, axis=0)))
+    shifted = [padded[j : j + rows] for j in range(LOOKAHEAD_TICKS + 1)]
+    lower = np.minimum.reduce([view[:, : 2 * k] for view in shifted])
+    upper = np.maximum.reduce([view[:, 2 * k :] for view in shifted])
+    return np.concatenate((part, lower, upper), axis=1)
+
+
+def build_dial_part(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> DialPart | None:
+    """Timing of dial outcomes from all recent samples (Kaplan-Meier, outstanding dials as
+    censored), rescaled to the live probability of the last few minutes: answer rates
+    move during a day, ring-time shapes hardly."""
+    sm = s.samples
+    dial = np.asarray(sm.dial_outcome_s, dtype=float)
+    live = np.asarray(sm.dial_outcome_live, dtype=bool)
+    if len(dial) < MIN_DIAL_SAMPLES or live.sum() < 8:
+        return None
+    running = np.maximum(s.now - np.asarray(s.outstanding_dialled_at, dtype=float), 0.0)
+    horizon = int(np.clip(4 * math.ceil(np.quantile(dial[live], horizon_quantile) / 4), 4, 40))
+    checkpoints = tuple(horizon * (i + 1) // CHECKPOINTS for i in range(CHECKPOINTS))
+    rows = int(max(dial.max(), running.max(initial=0.0))) + 2
+    size = rows + horizon + 2
+    survival, live_incidence = _kaplan_meier(dial, running, size, live)
+    other_incidence = (1.0 - survival) - live_incidence
+    live_timing = live_incidence / max(live_incidence[-1], 1e-9)
+    other_timing = other_incidence / max(other_incidence[-1], 1e-9)
+    p_live = _recent_live_share(s, dial, live)
+    live_incidence = p_live * live_timing
+    survival = 1.0 - live_incidence - (1.0 - p_live) * other_timing
+    cols = np.array(checkpoints)
+    ahead = live_incidence[cols[None, :] + np.arange(rows)[:, None]] - live_incidence[:rows, None]
+    probs = _conditional(ahead, survival[:rows], 0.0)
+    new_call = [float(min(1.0, live_incidence[c])) for c in checkpoints]
+    return DialPart(checkpoints, _with_bounds(probs, 1.0, True), new_call, s.now, s.counters.dials)
+
+
+def _recent_live_share(s: CampaignSnapshot, dial: np.ndarray, live: np.ndarray) -> float:
+    """Live share among the dials of the last RECENT_WINDOW_S whose outcome is surely known
+    (dialled longer ago than the longest outcome time: no bias to quick outcomes)."""
+    resolved_at = np.asarray(s.samples.dial_outcome_at, dtype=float)
+    if len(resolved_at) != len(dial):
+        return float(live.mean())
+    dialled_at = resolved_at - dial
+    settled = s.now - dial.max()
+    window = (dialled_at <= settled) & (dialled_at > settled - RECENT_WINDOW_S)
+    if window.sum() < 100:  # too few: the latest 100 settled dials
+        settled_idx = np.flatnonzero(dialled_at <= settled)[-100:]
+        return float(live[settled_idx].mean()) if len(settled_idx) >= 20 else float(live.mean())
+    return float(live[window].mean())
+
+
+def build_agent_part(s: CampaignSnapshot, checkpoints: tuple[int, ...]) -> AgentPart | None:
+    sm = s.samples
+    if len(sm.talk_s) < MIN_TALK_SAMPLES:
+        return None
+    talk = np.asarray(sm.talk_s, dtype=float)
+    wrap = np.asarray(sm.wrap_s or (0.0,), dtype=float)
+    talk_running = np.maximum(s.now - np.asarray(s.in_call_since, dtype=float), 0.0)
+    wrap_running = np.maximum(s.now - np.asarray(s.wrap_up_since, dtype=float), 0.0)
+    windows = np.array(checkpoints) + int(math.ceil(s.drop_window_s))
+    call_rows = int(max(talk.max(), talk_running.max(initial=0.0))) + 2
+    call_probs = _free_from_call(talk, wrap, talk_running, windows, call_rows)
+    wrap_rows = int(max(wrap.max(), wrap_running.max(initial=0.0))) + 2
+    size = wrap_rows + int(windows[-1]) + 2
+    wrap_surv, _ = _kaplan_meier(wrap, wrap_running, size)
+    wrap_cdf = 1.0 - wrap_surv
+    ahead = wrap_cdf[windows[None, :] + np.arange(wrap_rows)[:, None]] - wrap_cdf[:wrap_rows, None]
+    wrap_probs = _conditional(ahead, wrap_surv[:wrap_rows], 1.0)
+    connects = s.counters.connects_human + s.counters.connects_machine
+    return AgentPart(
+        checkpoints,
+        _with_bounds(call_probs, -1.0, False),
+        _with_bounds(wrap_probs, -1.0, False),
+        s.now,
+        connects,
+    )
+
+
 def _free_from_call(
     talk: np.ndarray, wrap: np.ndarray, running: np.ndarray, windows: np.ndarray, rows: int
 ) -> np.ndarray:
@@ -225,69 +341,6 @@ def _free_from_call(
     return _carry_forward(numerator / np.maximum(denominator, 1.0), valid, 0.0)
 
 
-def _with_lookahead_bounds(part: np.ndarray, split: int) -> np.ndarray:
-    """Append, per row, the minimum of columns ``:split`` and the maximum of the others
-    over this row and the next LOOKAHEAD_TICKS rows: bounds of what the row's item will
-    contribute during the coming ticks if nothing happens."""
-    rows = len(part)
-    padded = np.concatenate((part, np.repeat(part[-1:], LOOKAHEAD_TICKS, axis=0)))
-    shifted = [padded[j : j + rows] for j in range(LOOKAHEAD_TICKS + 1)]
-    lower = np.minimum.reduce([view[:, :split] for view in shifted])
-    upper = np.maximum.reduce([view[:, split:] for view in shifted])
-    return np.concatenate((part, lower, upper), axis=1)
-
-
-def build_model(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> PacingModel | None:
-    """Empirical model from the snapshot's samples and running calls, or None while there
-    are too few samples to say anything."""
-    sm = s.samples
-    dial = np.asarray(sm.dial_outcome_s, dtype=float)
-    live = np.asarray(sm.dial_outcome_live, dtype=bool)
-    if len(dial) < MIN_DIAL_SAMPLES or live.sum() < 8 or len(sm.talk_s) < MIN_TALK_SAMPLES:
-        return None
-    talk = np.asarray(sm.talk_s, dtype=float)
-    wrap = np.asarray(sm.wrap_s or (0.0,), dtype=float)
-    dial_running = np.maximum(s.now - np.asarray(s.outstanding_dialled_at, dtype=float), 0.0)
-    talk_running = np.maximum(s.now - np.asarray(s.in_call_since, dtype=float), 0.0)
-    wrap_running = np.maximum(s.now - np.asarray(s.wrap_up_since, dtype=float), 0.0)
-
-    horizon = int(np.clip(math.ceil(np.quantile(dial[live], horizon_quantile)), 4, 40))
-    checkpoints = np.unique(np.maximum(1, np.rint(np.linspace(horizon / CHECKPOINTS, horizon, CHECKPOINTS))))
-    checkpoints = checkpoints.astype(int)
-    windows = checkpoints + int(math.ceil(s.drop_window_s))
-    longest = max(
-        talk.max(), wrap.max(), dial.max(), *(talk_running.max(initial=0), wrap_running.max(initial=0))
-    )
-    rows = int(longest) + 2
-    size = rows + int(windows[-1]) + 2
-
-    dial_surv, dial_live = _kaplan_meier(dial, dial_running, size, live)
-    live_cols = _conditional(
-        dial_live[checkpoints[None, :] + np.arange(rows)[:, None]] - dial_live[:rows, None],
-        dial_surv[:rows],
-        0.0,
-    )
-    call_cols = _free_from_call(talk, wrap, talk_running, windows, rows)
-    wrap_surv, _ = _kaplan_meier(wrap, wrap_running, size)
-    wrap_cdf = 1.0 - wrap_surv
-    wrap_cols = _conditional(
-        wrap_cdf[windows[None, :] + np.arange(rows)[:, None]] - wrap_cdf[:rows, None], wrap_surv[:rows], 1.0
-    )
-    k = len(checkpoints)
-    blocks = []
-    for probs, sign in ((live_cols, 1.0), (call_cols, -1.0), (wrap_cols, -1.0)):
-        part = np.zeros((rows, 2 * k + 1))
-        part[:, :k] = sign * probs
-        part[:, k : 2 * k] = probs * (1.0 - probs)
-        if sign > 0:
-            part[:, 2 * k] = probs[:, -1]
-        blocks.append(_with_lookahead_bounds(part, 2 * k))
-    table = np.concatenate(blocks)
-    new_call = np.clip(dial_live[checkpoints], 0.0, 1.0)
-    offsets = np.array([0, rows, 2 * rows], dtype=np.intp)
-    return PacingModel(horizon, tuple(int(c) for c in checkpoints), rows, table, new_call.tolist(), offsets)
-
-
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -306,13 +359,11 @@ def _table_sums(s: CampaignSnapshot, model: PacingModel) -> list[float]:
     starts = s.outstanding_dialled_at + s.in_call_since + s.wrap_up_since
     if not starts:
         return [0.0] * model.table.shape[1]
-    rows = model.rows
+    counts = (len(s.outstanding_dialled_at), len(s.in_call_since), len(s.wrap_up_since))
     idx = (s.now - np.array(starts)).astype(np.intp)
     np.maximum(idx, 0, out=idx)
-    np.minimum(idx, rows - 1, out=idx)
-    idx += np.repeat(
-        model.block_offsets, (len(s.outstanding_dialled_at), len(s.in_call_since), len(s.wrap_up_since))
-    )
+    np.minimum(idx, np.repeat(model.last_rows, counts), out=idx)
+    idx += np.repeat(model.offsets, counts)
     return model.table[idx].sum(axis=0).tolist()
 
 
@@ -329,15 +380,14 @@ class PredictivePolicy:
     dial_speed: int = 10
     aim_fraction: float = 0.8  # aim under the target so that no single shift ends over it
     gain: float = 0.35  # per-minute correction strength (log scale)
-    refresh_s: float = 60.0  # model rebuilt this often while it learns, then every settled_refresh_s
-    settled_refresh_s: float = 300.0
+    refresh_s: float = 60.0  # a model part is rebuilt at most this often, when enough is new
     max_lines_per_agent: float = 5.0
     guard: bool = True  # over the target after 50 live calls: progressive until back under
     multiplier: float = 1.0
     quiet_until: float = -math.inf  # time moves every probability: asked on every tick
     _model: PacingModel | None = None
-    _model_at: float | None = None
-    _model_builds: int = 0
+    _dial_part: DialPart | None = None
+    _agent_part: AgentPart | None = None
     _corrected_at: float | None = None
 
     def __post_init__(self) -> None:
@@ -369,20 +419,34 @@ class PredictivePolicy:
             return 0
         sums = _table_sums(s, model)
         base = s.calls_waiting - s.agents_idle
-        q = model.new_call_live_list
+        q = model.new_call_live
         budget = self.budget
 
+        q_var = [qi * (1.0 - qi) for qi in q]
+        q_last = q[-1]
+        erf, exp, sqrt = math.erf, math.exp, math.sqrt
+
         def fits(n: int, offset: int = 0) -> bool:
-            mean = sums[offset : offset + k]
-            var = sums[offset + k : offset + 2 * k]
-            allowed = budget * (sums[offset + 2 * k] + s.calls_waiting + n * q[-1])
+            """Expected shortfall at every checkpoint within budget (E[X+] for X normal)."""
+            allowed = budget * (sums[offset + 2 * k] + s.calls_waiting + n * q_last)
             for i in range(k):
-                qi = q[i]
-                if expected_excess(mean[i] + base + n * qi, var[i] + n * qi * (1.0 - qi)) > allowed:
+                mu = sums[offset + i] + base + n * q[i]
+                var = sums[offset + k + i] + n * q_var[i]
+                if var <= 1e-12:
+                    if mu > allowed:
+                        return False
+                    continue
+                sd = sqrt(var)
+                if mu < -6.0 * sd:
+                    continue  # shortfall below 1e-9: certainly within any budget
+                z = mu / sd
+                if sd * _INV_SQRT_2PI * exp(-0.5 * z * z) + mu * 0.5 * (1.0 + erf(z / _SQRT2)) > allowed:
                     return False
             return True
 
-        if not fits(0) or not fits(1):
+        # n = 0 is not tested on its own: with nothing outstanding its budget is 0 and the
+        # normal tail of the free agents alone would fail it; the ratio is judged with the call.
+        if not fits(1):
             if s.agents_idle <= len(s.outstanding_dialled_at) + s.calls_waiting and not fits(1, 2 * k + 1):
                 # even the most favourable of the coming ticks would not fit one more call
                 self.quiet_until = self._quiet_limit(s.now + LOOKAHEAD_TICKS - 0.5)
@@ -401,22 +465,46 @@ class PredictivePolicy:
 
     def _quiet_limit(self, until: float) -> float:
         """The answer can also change when the model is rebuilt or the budget corrected."""
-        if self._model_at is not None:
-            every = self.refresh_s if self._model_builds < 15 else self.settled_refresh_s
-            until = min(until, self._model_at + every)
+        for part in (self._dial_part, self._agent_part):
+            if part is not None:
+                until = min(until, part.built_at + self.refresh_s)
         if self._corrected_at is not None:
             until = min(until, self._corrected_at + 60.0)
         return until
 
     def _current_model(self, s: CampaignSnapshot) -> PacingModel | None:
-        every = self.refresh_s if self._model_builds < 15 else self.settled_refresh_s
-        stale = self._model_at is None or s.now < self._model_at or s.now - self._model_at >= every
-        if self._model is None or stale:
-            model = build_model(s)
-            if model is not None or self._model is None:
-                self._model = model
-            self._model_at = s.now if model is not None else None
-            self._model_builds += model is not None
+        """Rebuild a part when it is a minute old and enough is new (30 dials, 50 agent
+        calls), or after 5 / 10 minutes anyway; building costs milliseconds, ticks are
+        every second."""
+        now, c = s.now, s.counters
+        dial, agents = self._dial_part, self._agent_part
+        changed = False
+        if (
+            dial is None
+            or now < dial.built_at
+            or _due(now - dial.built_at, c.dials - dial.dials_seen, 30, 300.0)
+        ):
+            rebuilt = build_dial_part(s)
+            if rebuilt is not None:
+                dial, changed = rebuilt, True
+        if dial is None:
+            return None
+        connects = c.connects_human + c.connects_machine
+        if (
+            agents is None
+            or now < agents.built_at
+            or agents.checkpoints != dial.checkpoints
+            or _due(now - agents.built_at, connects - agents.connects_seen, 50, 600.0)
+            or (len(s.samples.talk_s) < 200 and now - agents.built_at >= self.refresh_s)
+        ):
+            rebuilt_agents = build_agent_part(s, dial.checkpoints)
+            if rebuilt_agents is not None:
+                agents, changed = rebuilt_agents, True
+        if agents is None or agents.checkpoints != dial.checkpoints:
+            return None
+        self._dial_part, self._agent_part = dial, agents
+        if changed or self._model is None:
+            self._model = PacingModel.stack(dial, agents)
         return self._model
 
     def _correct_budget(self, s: CampaignSnapshot) -> None:
@@ -433,6 +521,10 @@ class PredictivePolicy:
         error = max(-3.0, min(1.0, (aim - c.abandon_rate) / aim))
         weight = min(1.0, c.live / 200.0)
         self.multiplier = max(0.05, min(4.0, self.multiplier * math.exp(self.gain * weight * error)))
+
+
+def _due(age_s: float, new_items: int, enough: int, longest_s: float) -> bool:
+    return (age_s >= 60.0 and new_items >= enough) or age_s >= longest_s
 
 
 def make_policy(

@@ -1,0 +1,64 @@
+import itertools
+
+from telephony.dialer.engine import CampaignEngine, CampaignSettings
+from telephony.dialer.pacing import DialMode
+from telephony.dialer.simulator import HumanRateChange, InfiniteLeads, ShiftProfile, ShiftResult, Simulator
+
+ONE_HOUR = ShiftProfile(agents=20, human=0.30, machine=0.10, busy_invalid=0.15, shift_s=3600.0)
+
+
+def simulate(
+    mode: DialMode, profile: ShiftProfile = ONE_HOUR, seed: int = 5
+) -> tuple[ShiftResult, CampaignEngine]:
+    sim = Simulator(profile, seed=seed)
+    ids = itertools.count(1)
+    settings = CampaignSettings(1, 1, mode, "+33162000000", amd=profile.amd)
+    engine = CampaignEngine(settings, sim, sim, InfiniteLeads(), new_call_id=lambda: f"c{next(ids)}")
+    sim.attach(engine)
+    return sim.run_shift(), engine
+
+
+def test_predictive_stays_under_its_abandon_target_and_beats_progressive():
+    progressive, _ = simulate(DialMode.PROGRESSIF)
+    predictive, engine = simulate(DialMode.AUTOMATIQUE2)
+    assert progressive.abandoned == 0
+    assert predictive.live > 300
+    assert predictive.abandon_rate <= 0.02
+    assert predictive.human_talk_s > 1.05 * progressive.human_talk_s
+    # every abandoned call heard its message within the 2 s window
+    assert predictive.messages == predictive.abandoned and predictive.late_messages == 0
+    assert engine.calls == {}  # every call ended and was handed over
+
+
+def test_simulation_is_deterministic_for_a_seed():
+    first, _ = simulate(DialMode.AUTOMATIQUE3, seed=9)
+    again, _ = simulate(DialMode.AUTOMATIQUE3, seed=9)
+    other, _ = simulate(DialMode.AUTOMATIQUE3, seed=10)
+    assert first == again
+    assert first != other
+
+
+def test_no_answers_ring_at_least_fifteen_seconds_and_agents_stay_consistent():
+    result, engine = simulate(DialMode.TURBO)
+    assert result.shortest_no_answer_ring_s >= 15.0
+    counters = engine.counters
+    assert counters.dials == result.dials
+    assert counters.connects_human + counters.connects_machine == result.connects
+    assert 0 < result.agent_busy_s <= result.logged_in_s
+
+
+def test_amd_drops_machines_and_changing_answer_rate_is_followed():
+    profile = ShiftProfile(
+        agents=20,
+        human=0.25,
+        machine=0.25,
+        busy_invalid=0.15,
+        amd=True,
+        shift_s=3600.0,
+        human_changes=(HumanRateChange(1200.0, 2400.0, 0.10),),
+    )
+    result, engine = simulate(DialMode.AUTOMATIQUE3, profile)
+    counters = engine.counters
+    assert counters.machines_detected > 0.8 * 0.25 * counters.dials * 0.95
+    assert result.connects_machine < 0.1 * result.connects  # only AMD's misses reach agents
+    assert result.abandon_rate <= 0.03 + 0.005
