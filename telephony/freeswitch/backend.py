@@ -634,7 +634,8 @@ class FreeSwitchCallControl:
         while this runs is not in ``show channels`` yet and must not look vanished.
         """
         client = self.clients[node]
-        self.conferences.load_json_list(node, client.api("conference json_list"))
+        mark = self.conferences.mark()
+        self.conferences.load_json_list(node, client.api("conference json_list"), mark)
         live = {
             row["uuid"]: row
             for row in parse_json_rows(client.api("show channels as json"))

@@ -43,40 +43,69 @@ class ConferenceInfo:
     name: str
     node: str
     members: dict[str, str] = field(default_factory=dict)  # channel uuid -> member id
+    touched: int = 0  # directory sequence number of the last event about it
 
 
 class ConferenceDirectory:
-    """Agent conferences seen on each node, kept from conference::maintenance events."""
+    """Agent conferences seen on each node, kept from conference::maintenance events.
+
+    A snapshot (``conference json_list``) replaces a node's entries, except those an
+    event touched after the snapshot was asked for: events keep flowing meanwhile.
+    """
 
     def __init__(self) -> None:
         self._conferences: dict[str, ConferenceInfo] = {}
+        self._sequence = 0
+        self._destroyed: dict[str, int] = {}  # name -> sequence number of its destroy
 
     def get(self, name: str) -> ConferenceInfo | None:
         return self._conferences.get(name)
+
+    def mark(self) -> int:
+        """Call before asking for a snapshot; pass the result to ``load_json_list``."""
+        return self._sequence
+
+    def _touch(self, info: ConferenceInfo) -> None:
+        self._sequence += 1
+        info.touched = self._sequence
 
     def member_added(self, node: str, name: str, uuid: str, member_id: str) -> None:
         info = self._conferences.get(name)
         if info is None or info.node != node:
             info = self._conferences[name] = ConferenceInfo(name=name, node=node)
         info.members[uuid] = member_id
+        self._touch(info)
 
     def member_removed(self, name: str, uuid: str) -> None:
         info = self._conferences.get(name)
         if info is not None:
             info.members.pop(uuid, None)
+            self._touch(info)
 
     def destroyed(self, node: str, name: str) -> None:
         info = self._conferences.get(name)
         if info is not None and info.node == node:
             del self._conferences[name]
+        self._sequence += 1
+        self._destroyed[name] = self._sequence
 
     def forget_node(self, node: str) -> None:
         for name in [n for n, info in self._conferences.items() if info.node == node]:
             del self._conferences[name]
 
-    def load_json_list(self, node: str, text: str) -> None:
-        """Refill a node's agent conferences from ``conference json_list`` output."""
-        self.forget_node(node)
+    def load_json_list(self, node: str, text: str, mark: int | None = None) -> None:
+        """Refill a node's agent conferences from ``conference json_list`` output
+        requested at ``mark`` (entries touched since then are kept as they are)."""
+        newer = {
+            name
+            for name, info in self._conferences.items()
+            if info.node == node and mark is not None and info.touched > mark
+        }
+        for name in [n for n, info in self._conferences.items() if info.node == node and n not in newer]:
+            del self._conferences[name]
+        since = mark if mark is not None else self._sequence
+        newer |= {name for name, sequence in self._destroyed.items() if sequence > since}
+        self._destroyed = {name: seq for name, seq in self._destroyed.items() if seq > since}
         stripped = text.strip()
         if not stripped.startswith("["):
             return  # "-ERR No active conferences." and the like
@@ -86,7 +115,7 @@ class ConferenceDirectory:
             return
         for conference in conferences if isinstance(conferences, list) else []:
             name = str(conference.get("conference_name", ""))
-            if parse_agent_conference(name) is None:
+            if parse_agent_conference(name) is None or name in newer:
                 continue
             info = self._conferences[name] = ConferenceInfo(name=name, node=node)
             for member in conference.get("members", []):

@@ -19,7 +19,14 @@ from telephony.callcontrol import (
 from telephony.freeswitch.backend import CAUSE_NO_MEDIA_NODE, FreeSwitchCallControl
 from telephony.freeswitch.nodes import FreeSwitchNode
 from tests.telephony.conftest import EventSink
-from tests.telephony.eslserver import ScriptedEslServer, SessionScript, load_sessions
+from tests.telephony.eslserver import (
+    ScriptedEslServer,
+    SessionScript,
+    Step,
+    api_response,
+    json_event,
+    load_sessions,
+)
 
 BackendFactory = Callable[..., FreeSwitchCallControl]
 
@@ -331,8 +338,52 @@ def test_hangup_before_the_channel_exists_kills_it_when_it_appears(
     control = backend(server)
     control.originate(_request(call_id))
     control.hangup(call_id, "ORIGINATOR_CANCEL")  # idle server: "-ERR No such channel!"
-    from tests.telephony.eslserver import json_event
-
     server.push(json_event({"Event-Name": "CHANNEL_CREATE", "Unique-ID": call_id}))
     server.wait_for("api uuid_kill", count=2)
     assert server.commands("api uuid_kill")[-1] == f"api uuid_kill {call_id} ORIGINATOR_CANCEL"
+
+
+def test_customer_and_agent_on_different_nodes_are_linked_over_sip(
+    backend: BackendFactory, esl_server, sink: EventSink
+) -> None:
+    call_id = "c0ffee00-0012-4000-8000-000000000001"
+    agent_leg = "a6e47000-0012-4000-8000-000000000042"
+    first = esl_server([SessionScript(steps=[Step("api uuid_transfer", [api_response("+OK\n")])])])
+    second = esl_server([SessionScript()])
+    control = backend(first, second)
+    # The agent's browser leg landed on node 2 (Kamailio's dispatcher chose it).
+    second.push(
+        json_event(
+            {
+                "Event-Name": "CUSTOM",
+                "Event-Subclass": "conference::maintenance",
+                "Action": "add-member",
+                "Conference-Name": "agent-7-42",
+                "Unique-ID": agent_leg,
+                "Member-ID": "5",
+            }
+        )
+    )
+    with gevent.Timeout(3):
+        while control.conferences.get("agent-7-42") is None:
+            gevent.sleep(0.01)
+    control.originate(_request(call_id))
+    assert control.tracker.calls[call_id].node == "fs1"
+    first.push(json_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": call_id}))
+    sink.wait_for(EventKind.HUMAN, call_id)
+
+    control.bridge_to_agent(call_id, 42)
+    assert first.commands("api uuid_transfer") == [
+        f"api uuid_transfer {call_id} bridge:sofia/interconnect/agent-7-42@10.0.0.2:5080 inline"
+    ]
+    first.push(
+        json_event(
+            {
+                "Event-Name": "CHANNEL_BRIDGE",
+                "Unique-ID": call_id,
+                "Other-Leg-Unique-ID": "b1eb0000-0012-4000-8000-000000000001",
+            }
+        )
+    )
+    bridged = sink.wait_for(EventKind.BRIDGED, call_id)
+    assert (bridged.agent_id, bridged.data["mode"], bridged.data["node"]) == (42, "bridge", "fs1")

@@ -211,3 +211,34 @@ def test_agent_conference_names() -> None:
     assert agent_conference_name(7, 42) == "agent-7-42"
     assert parse_agent_conference("agent-7-42@default") == (7, 42)
     assert parse_agent_conference("agent_42") is None
+
+
+def test_conference_snapshot_from_json_list() -> None:
+    from telephony.freeswitch.nodes import ConferenceDirectory
+
+    body = next(f.body for f in recorded_frames("07_agent_conference") if (f.body or "").startswith("[{"))
+    directory = ConferenceDirectory()
+    directory.load_json_list("fs1", (body or "").replace("agent_42", "agent-7-42"))
+    info = directory.get("agent-7-42")
+    assert info is not None and info.node == "fs1"
+    assert info.members == {
+        "c0ffee00-0007-4000-8000-000000000001": "10",
+        "a6e47000-0007-4000-8000-000000000042": "9",
+    }
+    directory.load_json_list("fs1", "-ERR No active conferences.\n")
+    assert directory.get("agent-7-42") is None
+
+
+def test_conference_events_during_a_snapshot_are_kept() -> None:
+    from telephony.freeswitch.nodes import ConferenceDirectory
+
+    directory = ConferenceDirectory()
+    directory.member_added("fs1", "agent-7-1", "u-old", "1")
+    mark = directory.mark()
+    directory.member_added("fs1", "agent-7-2", "u-new", "2")  # arrives while json_list runs
+    directory.destroyed("fs1", "agent-7-3")
+    stale = '[{"conference_name": "agent-7-3", "members": [{"uuid": "u3", "id": 3}]}]'
+    directory.load_json_list("fs1", stale, mark)
+    assert directory.get("agent-7-1") is None  # gone since: the snapshot says so
+    assert directory.get("agent-7-2") is not None  # newer than the snapshot
+    assert directory.get("agent-7-3") is None  # destroyed after the snapshot was asked
