@@ -7,13 +7,15 @@ import pathlib
 from flask import Flask, g, session
 from flask_babel import get_locale
 
-from app import extensions
 from app.config import Config
-from app.core.logging import configure_logging
-from app.runtime import boot
 
 
 def create_app(config: Config | None = None) -> Flask:
+    # imported here so that `import app.db` (models, migrations) pulls in no engine
+    from app import extensions
+    from app.core.logging import configure_logging
+    from app.runtime import boot
+
     config = config or Config.from_env()
     boot(config)
     configure_logging(config.LOG_LEVEL, config.LOG_JSON)
@@ -46,12 +48,13 @@ def select_locale() -> str:
 def register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
+    from app.campaigns.views import bp as campaigns_bp
     from app.core.views import bp as core_bp
     from app.core.views import i18n as i18n_bp
     from app.users.views import bp as users_bp
     from tenants.views import bp as tenants_bp
 
-    for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp):
+    for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp, campaigns_bp):
         app.register_blueprint(bp)
 
 
