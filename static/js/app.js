@@ -415,6 +415,28 @@
     }
   }
 
+  /* Table boxes that scroll must be reachable with the keyboard (WCAG 2.1.1). */
+  function makeScrollersFocusable() {
+    document.querySelectorAll(".table-wrap, .table-scroll").forEach(function (box) {
+      var scrolls = box.scrollHeight > box.clientHeight + 1 || box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.autoFocusable = "1";
+        if (!box.hasAttribute("role")) box.setAttribute("role", "region");
+        if (!box.hasAttribute("aria-label") && !box.hasAttribute("aria-labelledby")) {
+          var caption = box.querySelector("caption");
+          var card = box.closest(".card");
+          var title = card ? card.querySelector(".card-title") : null;
+          var label = (caption || title || {}).textContent;
+          if (label) box.setAttribute("aria-label", label.trim());
+        }
+      } else if (!scrolls && box.dataset.autoFocusable) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.autoFocusable;
+      }
+    });
+  }
+
   /* "Go back" buttons on error pages: only meaningful with JS and history. */
   function showHistoryBackButtons() {
     if (window.history.length < 2) return;
@@ -430,6 +452,8 @@
     renderSseStatus();
     initSortables(document);
     showHistoryBackButtons();
+    makeScrollersFocusable();
+    window.addEventListener("resize", makeScrollersFocusable);
 
     document.addEventListener("keydown", onShortcutKey);
     document.addEventListener("input", syncRangeOutput);
@@ -480,6 +504,7 @@
       renderSseStatus();
       initSortables(evt.detail && evt.detail.target);
       showHistoryBackButtons();
+      makeScrollersFocusable();
     });
     document.addEventListener("htmx:oobAfterSwap", function () { armFlashes(document); });
     document.addEventListener("htmx:responseError", onResponseError);
