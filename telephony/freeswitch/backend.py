@@ -58,7 +58,6 @@ from telephony.freeswitch.protocol import (
 )
 from telephony.freeswitch.tracker import (
     LIVE_AFTER_ANSWER,
-    CallState,
     CallTracker,
     TrackedCall,
     agent_conference_name,
@@ -669,11 +668,24 @@ class FreeSwitchCallControl:
         self, call: TrackedCall, callstate: str, now: float, data: dict[str, str]
     ) -> list[CallEvent]:
         call.channel_seen = True
-        if callstate in _ANSWERED_CALLSTATES:
-            return self.tracker.ring(call, now, data) + self.tracker.answer(call, now, data)
         if callstate in _RINGING_CALLSTATES:
             return self.tracker.ring(call, now, data)
-        return []
+        if callstate not in _ANSWERED_CALLSTATES:
+            return []
+        events = self.tracker.ring(call, now, data) + self.tracker.answer(call, now, data)
+        # A transfer into an agent conference may also have completed unseen.
+        info = self.conferences.find_member(call.call_id)
+        parsed = parse_agent_conference(info.name) if info else None
+        if info is not None and parsed is not None and parsed[0] == call.tenant_id:
+            call.conference = info.name
+            bridge_data = {
+                **data,
+                "mode": "conference",
+                "conference": info.name,
+                "member_id": info.members[call.call_id],
+            }
+            events += self.tracker.bridge(call, parsed[1], now, bridge_data)
+        return events
 
     def _adopt(self, node: str, uuid: str, row: dict[str, str], now: float, data: dict[str, str]) -> None:
         """Take back a call of ours from a previous process (its variables say so)."""
@@ -684,13 +696,17 @@ class FreeSwitchCallControl:
             log.warning("cannot inspect channel %s on %s: %s", uuid, node, exc)
             return
         p = f"variable_{self.prefix}"
-        if variables.get(f"{p}call_id") != uuid or self._owns_call is None or not self._owns_call(uuid):
-            return
-        lead = variables.get(f"{p}lead_id", "")
+        tenant, campaign, lead = (
+            variables.get(f"{p}{name}", "") for name in ("tenant_id", "campaign_id", "lead_id")
+        )
+        if variables.get(f"{p}call_id") != uuid or not (tenant.isdigit() and campaign.isdigit()):
+            return  # not placed by a Carillon dialer
+        if self._owns_call is None or not self._owns_call(uuid):
+            return  # another dialer process owns that campaign
         call = TrackedCall(
             call_id=uuid,
-            tenant_id=int(variables.get(f"{p}tenant_id", "0") or 0),
-            campaign_id=int(variables.get(f"{p}campaign_id", "0") or 0),
+            tenant_id=int(tenant),
+            campaign_id=int(campaign),
             lead_id=int(lead) if lead.isdigit() else None,
             node=node,
             created_at=now,
@@ -698,6 +714,5 @@ class FreeSwitchCallControl:
             esl_session=self.clients[node].connections_made,
         )
         self.tracker.add(call)
+        log.info("adopted call %s on %s (%s)", uuid, node, row.get("callstate"))
         self._emit(self._catch_up(call, row.get("callstate", ""), now, {**data, "adopted": "true"}))
-        if call.state is CallState.DIALLING:
-            log.info("adopted call %s on %s in state %s", uuid, node, row.get("callstate"))

@@ -61,6 +61,9 @@ class ConferenceDirectory:
     def get(self, name: str) -> ConferenceInfo | None:
         return self._conferences.get(name)
 
+    def find_member(self, uuid: str) -> ConferenceInfo | None:
+        return next((info for info in self._conferences.values() if uuid in info.members), None)
+
     def mark(self) -> int:
         """Call before asking for a snapshot; pass the result to ``load_json_list``."""
         return self._sequence

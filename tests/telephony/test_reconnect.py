@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 
@@ -193,7 +194,10 @@ def test_unframable_bytes_drop_the_session_and_it_recovers(
 def test_adopts_a_call_of_a_previous_process_when_it_owns_it(
     backend: Factory, esl_server, sink: EventSink
 ) -> None:
-    dump = DUMP_09.replace('"variable_crm_call_id":"1011"', f'"variable_crm_call_id":"{CALL_09}"')
+    # The recorded channel with the variables our originate sets (call id = uuid, campaign).
+    dump = DUMP_09.replace(
+        '"variable_crm_call_id":"1011"', f'"variable_crm_call_id":"{CALL_09}","variable_crm_campaign_id":"3"'
+    )
     script = SessionScript(
         steps=[
             Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
@@ -205,7 +209,58 @@ def test_adopts_a_call_of_a_previous_process_when_it_owns_it(
     human = sink.wait_for(EventKind.HUMAN, CALL_09)
     assert human.data["adopted"] == "true"
     call = control.tracker.calls[CALL_09]
-    assert (call.tenant_id, call.node) == (7, "fs1")
+    assert (call.tenant_id, call.campaign_id, call.node) == (7, 3, "fs1")
+
+
+def test_channels_without_our_variables_are_not_adopted(
+    backend: Factory, esl_server, sink: EventSink
+) -> None:
+    script = SessionScript(
+        steps=[
+            Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
+            Step("api uuid_dump", [api_response(DUMP_09)]),
+        ]
+    )
+    server = esl_server([script])
+    control = backend(server, variable_prefix="crm_", owns_call=lambda call_id: True)
+    server.wait_for("api uuid_dump")
+    gevent.sleep(0.05)
+    assert sink.events == [] and CALL_09 not in control.tracker.calls
+
+
+def test_bridge_completed_during_the_outage_is_caught_up(
+    backend: Factory, esl_server, sink: EventSink
+) -> None:
+    conferences = json.dumps(
+        [
+            {
+                "conference_name": "agent-7-42",
+                "members": [
+                    {"uuid": CALL_09, "id": 10},
+                    {"uuid": "a6e47000-0009-4000-8000-000000000042", "id": 9},
+                ],
+            }
+        ]
+    )
+    script = SessionScript(
+        steps=[
+            Step("api conference json_list", [api_response(conferences)]),
+            Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
+        ]
+    )
+    server = esl_server([SessionScript(), script])
+    control = backend(server)
+    control.originate(_request())
+    server.wait_for("bgapi originate")
+    server.drop()
+    bridged = sink.wait_for(EventKind.BRIDGED, CALL_09)
+    assert (bridged.agent_id, bridged.data["conference"], bridged.data["reconciled"]) == (
+        42,
+        "agent-7-42",
+        "true",
+    )
+    assert sink.kinds(CALL_09) == [EventKind.RINGING, EventKind.ANSWERED, EventKind.HUMAN, EventKind.BRIDGED]
+    assert control.tracker.calls[CALL_09].conference == "agent-7-42"
 
 
 def test_foreign_channels_are_left_alone(backend: Factory, esl_server, sink: EventSink) -> None:
