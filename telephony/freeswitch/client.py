@@ -82,6 +82,8 @@ class EslConnection:
         on_event: EventHandler,
         on_close: Callable[[EslConnection, str], None],
         timeout: float = 5.0,
+        command_timeout: float = 10.0,
+        idle_timeout: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -89,6 +91,10 @@ class EslConnection:
         self._on_event = on_event
         self._on_close = on_close
         self.timeout = timeout
+        self.command_timeout = command_timeout
+        # With HEARTBEAT subscribed, FreeSWITCH speaks every 20 s: silence longer than
+        # this means a hung node behind a live TCP connection.
+        self.idle_timeout = idle_timeout
         self._sock: gevent.socket.socket | None = None
         self._parser = protocol.FrameParser()
         self._pending: deque[gevent.event.AsyncResult] = deque()
@@ -106,7 +112,7 @@ class EslConnection:
     def connect(self) -> None:
         """Open the socket, wait for the greeting and authenticate."""
         self._sock = gevent.socket.create_connection((self.host, self.port), timeout=self.timeout)
-        self._sock.settimeout(None)
+        self._sock.settimeout(self.idle_timeout)
         self._sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         self._greenlets = [gevent.spawn(self._read_loop), gevent.spawn(self._event_loop)]
         try:
@@ -116,7 +122,7 @@ class EslConnection:
             raise EslTimeout("no auth/request greeting from FreeSWITCH") from exc
         if isinstance(greeting, BaseException):
             raise EslDisconnected(str(greeting))
-        reply = self.send(f"auth {self._password}")
+        reply = self.send(f"auth {self._password}", timeout=self.timeout)
         if not protocol.reply_ok(reply.reply_text):
             self.abort("authentication refused")
             raise EslAuthError(reply.reply_text or "authentication refused")
@@ -137,10 +143,15 @@ class EslConnection:
             except OSError as exc:
                 self.abort(f"send failed: {exc}")
                 raise EslDisconnected(str(exc)) from exc
+        wait = timeout if timeout is not None else self.command_timeout
         try:
-            outcome = result.get(timeout=timeout if timeout is not None else self.timeout)
+            outcome = result.get(timeout=wait)
         except gevent.Timeout as exc:
-            raise EslTimeout(f"no reply to {command.split(' ', 2)[:2]}") from exc
+            # Replies come strictly in order: one that never comes means a stuck
+            # node; drop the session so the client reconnects and reconciles.
+            what = " ".join(command.split(" ", 2)[:2])
+            self.abort(f"no reply to {what} within {wait}s")
+            raise EslTimeout(f"no reply to {what} within {wait}s") from exc
         if isinstance(outcome, BaseException):
             raise EslDisconnected(str(outcome))
         return outcome
@@ -214,6 +225,8 @@ class EslConnection:
         except protocol.ProtocolError as exc:
             reason = f"protocol error: {exc}"
             log.error("ESL %s:%s %s; dropping the connection", self.host, self.port, reason)
+        except TimeoutError:
+            reason = f"no data from FreeSWITCH for {self.idle_timeout}s"
         except OSError as exc:
             reason = f"socket error: {exc}"
         finally:
@@ -282,6 +295,8 @@ class EslClient:
         on_connected: Callable[[EslClient], None] | None = None,
         on_disconnected: Callable[[EslClient, str], None] | None = None,
         connect_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+        idle_timeout: float | None = 60.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         name: str = "",
@@ -291,10 +306,15 @@ class EslClient:
         self._password = password
         self.name = name or f"{host}:{port}"
         self._events = list(events)
+        if idle_timeout is not None and "HEARTBEAT" not in self._events:
+            # The idle watchdog needs FreeSWITCH's periodic HEARTBEAT (every 20 s).
+            self._events.insert(0, "HEARTBEAT")
         self._event_format: EventFormat = event_format
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.idle_timeout = idle_timeout
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._handlers: dict[str, list[EventHandler]] = {}
@@ -373,6 +393,8 @@ class EslClient:
                 on_event=self._dispatch,
                 on_close=self._connection_closed,
                 timeout=self.connect_timeout,
+                command_timeout=self.command_timeout,
+                idle_timeout=self.idle_timeout,
             )
             try:
                 connection.connect()

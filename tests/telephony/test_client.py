@@ -13,6 +13,7 @@ from telephony.freeswitch.client import (
     EslConnection,
     EslDisconnected,
     EslNotSent,
+    EslTimeout,
     backoff_delay,
 )
 from telephony.freeswitch.protocol import EslEvent
@@ -114,7 +115,7 @@ def test_handlers_by_name_and_reconnect_with_backoff(esl_server) -> None:
     client.start()
     try:
         assert client.wait_connected(3)
-        server.wait_for("event json CHANNEL_ANSWER CUSTOM conference::maintenance")
+        server.wait_for("event json HEARTBEAT CHANNEL_ANSWER CUSTOM conference::maintenance")
         server.push(
             json_event({"Event-Name": "CHANNEL_ANSWER"})
             + json_event(
@@ -216,3 +217,37 @@ def test_why_not_greenswitch_a_bare_eof_leaves_its_command_waiting(esl_server) -
         greenlet.kill(block=False)
     legacy.sock_file.close()
     legacy.sock.close()
+
+
+def test_a_command_without_reply_drops_the_session(esl_server) -> None:
+    stuck = SessionScript(steps=[Step("api status", [])])
+    server = esl_server([stuck])
+    connection = _connection(server.port)
+    connection.connect()
+    with gevent.Timeout(3), pytest.raises(EslTimeout):
+        connection.api("status", timeout=0.2)
+    assert not connection.connected  # replies are ordered: the stream cannot be trusted
+
+
+def test_silence_beyond_the_idle_timeout_means_a_hung_node(esl_server) -> None:
+    server = esl_server([SessionScript(), SessionScript()])
+    reasons: list[str] = []
+    client = EslClient(
+        "127.0.0.1",
+        server.port,
+        "ClueCon",
+        events=["CHANNEL_ANSWER"],
+        on_disconnected=lambda c, reason: reasons.append(reason),
+        idle_timeout=0.3,
+        backoff_initial=0.02,
+    )
+    client.start()
+    try:
+        with gevent.Timeout(3):
+            while client.connections_made < 2:
+                gevent.sleep(0.01)
+        assert reasons[0] == "no data from FreeSWITCH for 0.3s"
+        assert server.commands("event json") == ["event json HEARTBEAT CHANNEL_ANSWER"] * 2
+    finally:
+        with gevent.Timeout(5):
+            client.stop()
