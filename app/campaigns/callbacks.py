@@ -22,6 +22,12 @@ from app.leads.models import Lead
 DEFAULT_CALLBACK_DELAY = dt.timedelta(days=1)
 
 
+def _check_agent(agent_id: int | None) -> None:
+    # A query, not Session.get: the identity map could hold another tenant's user.
+    if agent_id is not None and Session.scalar(sa.select(User.id).where(User.id == agent_id)) is None:
+        raise CampaignError("agent_id", _l("Unknown agent."))
+
+
 def lead_zone(lead: Lead) -> ZoneInfo:
     return timezone_for(lead.postal_code, lead.country_code, lead.state)
 
@@ -46,8 +52,7 @@ def schedule_callback(
     due_at = local_due if local_due.tzinfo else local_due.replace(tzinfo=zone)
     if due_at <= (now or utcnow()):
         raise CampaignError("due", _l("A callback must be in the future."))
-    if agent_id is not None and Session.get(User, agent_id) is None:
-        raise CampaignError("agent_id", _l("Unknown agent."))
+    _check_agent(agent_id)
     callback = Callback(
         campaign_id=campaign.id, lead_id=lead.id, agent_id=agent_id, due_at=due_at, timezone=zone.key,
         note=note.strip(), priority=priority, status_code=status_code, created_by=created_by,
@@ -111,8 +116,7 @@ def agent_callbacks(agent_id: int, until: dt.datetime | None = None) -> list[Cal
 
 def transfer_callback(callback: Callback, agent_id: int | None) -> None:
     """Hand a callback to another agent, or to anyone (``None``)."""
-    if agent_id is not None and Session.get(User, agent_id) is None:
-        raise CampaignError("agent_id", _l("Unknown agent."))
+    _check_agent(agent_id)
     if callback.state != CallbackState.PENDING:
         raise CampaignError("agent_id", _l("Only a pending callback can be transferred."))
     callback.agent_id = agent_id

@@ -364,7 +364,7 @@ def save_answers(call_id: uuid.UUID, version: ScriptVersion, answers: Mapping[st
             errors.append(_l("Invalid answer to question %(key)s.", key=key))
     if errors:
         raise ScriptError(errors)
-    row = Session.get(ScriptAnswer, call_id)
+    row = Session.get(ScriptAnswer, call_id, populate_existing=True)
     if row is None:
         row = ScriptAnswer(call_id=call_id, script_version_id=version.id, answers={})
         Session.add(row)

@@ -457,7 +457,7 @@ def preview_script(script_id: int):
             abort(404)
     lead = None
     if request.args.get("lead_id", "").isdigit():
-        lead = Session.get(Lead, int(request.args["lead_id"]))
+        lead = Session.get(Lead, int(request.args["lead_id"]), populate_existing=True)
     if lead is None:
         lead = Session.scalars(sa.select(Lead).order_by(Lead.id).limit(1)).first() or script_services.sample_lead()
     rendered = script_services.render_script(version, lead)
@@ -473,7 +473,7 @@ def _agent_choices(shared_label: str) -> list[SelectChoice]:
 def _find_lead(raw: str) -> Lead | None:
     text = raw.strip()
     if text.isdigit() and len(text) < 9:
-        return Session.get(Lead, int(text))
+        return Session.get(Lead, int(text), populate_existing=True)
     phone = normalize_phone(text, _country()).e164
     if phone is None:
         return None
@@ -490,7 +490,7 @@ def campaign_callbacks(campaign_id: int):
         sa.select(Campaign).where(Campaign.archived_at.is_(None)).order_by(Campaign.name))]
     if form.validate_on_submit():
         lead = _find_lead(form.lead.data)
-        target = Session.get(Campaign, form.campaign_id.data)
+        target = Session.get(Campaign, form.campaign_id.data, populate_existing=True)
         if lead is None:
             form.lead.errors.append(_("No lead has this ID or phone number."))
         elif target is None:
