@@ -387,3 +387,66 @@ def test_customer_and_agent_on_different_nodes_are_linked_over_sip(
     )
     bridged = sink.wait_for(EventKind.BRIDGED, call_id)
     assert (bridged.agent_id, bridged.data["mode"], bridged.data["node"]) == (42, "bridge", "fs1")
+
+
+def test_answering_machine_detection_with_mod_avmd(
+    backend: BackendFactory, esl_server, sink: EventSink
+) -> None:
+    from telephony.freeswitch.amd import ModAvmd
+
+    call_id = "c0ffee00-0013-4000-8000-000000000001"
+    server = esl_server([SessionScript(steps=[Step("api avmd", [api_response("+OK\n")])])])
+    control = backend(server, detector=ModAvmd())
+    assert server.wait_for("event json")[0].endswith(
+        " CUSTOM conference::maintenance avmd::beep avmd::stop avmd::timeout"
+    )
+    control.originate(_request(call_id, amd=True))
+    assert server.commands("bgapi originate")[0].split("\n")[0].endswith(" &park()")
+    server.push(json_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": call_id}))
+    sink.wait_for(EventKind.ANSWERED, call_id)
+    server.wait_for(f"api avmd {call_id} start")
+    assert sink.kinds(call_id) == [EventKind.ANSWERED]  # no verdict yet: the dialer waits
+    server.push(
+        json_event(
+            {
+                "Event-Name": "CUSTOM",
+                "Event-Subclass": "avmd::beep",
+                "Unique-ID": call_id,
+                "Frequency": "1000",
+            }
+        )
+    )
+    machine = sink.wait_for(EventKind.MACHINE, call_id)
+    assert machine.data["amd_result"] == "BEEP"
+    control.play_message(call_id, "/var/lib/carillon/prompts/7/voicemail.wav")  # D4: leave the message
+    assert server.commands("api uuid_broadcast") == [
+        f"api uuid_broadcast {call_id} /var/lib/carillon/prompts/7/voicemail.wav aleg"
+    ]
+
+
+def test_answering_machine_detection_with_mod_amd_runs_before_park(
+    backend: BackendFactory, esl_server, sink: EventSink
+) -> None:
+    from telephony.freeswitch.amd import ModAmd
+
+    call_id = "c0ffee00-0014-4000-8000-000000000001"
+    server = esl_server([SessionScript()])
+    control = backend(server, detector=ModAmd())
+    control.originate(_request(call_id, amd=True, record=True))
+    line = server.commands("bgapi originate")[0].split("\n")[0]
+    assert line.endswith(f" 'record_session:/var/calls/7/{call_id}.wav,amd,park' inline")
+    server.push(json_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": call_id}))
+    sink.wait_for(EventKind.ANSWERED, call_id)
+    server.push(
+        json_event(
+            {
+                "Event-Name": "CHANNEL_EXECUTE_COMPLETE",
+                "Unique-ID": call_id,
+                "Application": "amd",
+                "variable_amd_result": "HUMAN",
+                "variable_amd_cause": "SILENCEAFTERGREETING",
+            }
+        )
+    )
+    assert sink.wait_for(EventKind.HUMAN, call_id).data["amd_cause"] == "SILENCEAFTERGREETING"
+    assert not server.commands("api avmd")
