@@ -320,6 +320,7 @@ class EslClient:
         self._handlers: dict[str, list[EventHandler]] = {}
         self._connection: EslConnection | None = None
         self._running = False
+        self._stopping = gevent.event.Event()  # wakes the supervisor out of a backoff
         self._supervisor: gevent.Greenlet | None = None
         self._ready = gevent.event.Event()
         self.connections_made = 0
@@ -338,6 +339,7 @@ class EslClient:
         if self._running:
             return
         self._running = True
+        self._stopping.clear()
         self._supervisor = gevent.spawn(self._supervise)
 
     def wait_connected(self, timeout: float) -> bool:
@@ -345,6 +347,7 @@ class EslClient:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._running = False
+        self._stopping.set()
         connection = self._connection
         if connection is not None:
             connection.close()
@@ -404,8 +407,11 @@ class EslClient:
                 delay = backoff_delay(attempt, self.backoff_initial, self.backoff_max)
                 log.warning("ESL %s connect failed (%s); retry in %.2fs", self.name, exc, delay)
                 attempt += 1
-                gevent.sleep(delay)
+                self._stopping.wait(delay)
                 continue
+            if not self._running:
+                connection.close()  # stop() ran while this session was logging in
+                break
             attempt = 0
             self._connection = connection
             self.connections_made += 1
@@ -421,7 +427,7 @@ class EslClient:
             self._ready.clear()
             if self._running:
                 # Back off before the first retry too: a crashing node must not be hammered.
-                gevent.sleep(backoff_delay(0, self.backoff_initial, self.backoff_max))
+                self._stopping.wait(backoff_delay(0, self.backoff_initial, self.backoff_max))
 
     def _connection_closed(self, connection: EslConnection, reason: str) -> None:
         if connection is not self._connection:
