@@ -56,6 +56,9 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp, campaigns_bp):
         app.register_blueprint(bp)
+    from app.api import register as register_api
+
+    register_api(app)
 
 
 __all__ = ["create_app", "get_locale"]

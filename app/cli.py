@@ -164,5 +164,31 @@ def create_tenant_cmd(name: str, country: str, timezone: str, admin_email: str, 
         click.echo(f"tenant {tenant.slug} (id {tenant.id}) created with admin {admin.email}")
 
 
+@main.command("create-api-key")
+@click.option("--tenant", "tenant_slug", required=True, help="The tenant's slug.")
+@click.option("--name", required=True, help="Where the key will be used.")
+@click.option("--scope", type=click.Choice(["write", "read"]), default="write", show_default=True)
+def create_api_key_cmd(tenant_slug: str, name: str, scope: str) -> None:
+    """Create a lead-import / REST API key for a tenant and print it (shown once)."""
+    _prepare()
+    with _app_context():
+        import sqlalchemy as sa
+
+        from app.api.keys import create_api_key
+        from app.api.models import ApiScope
+        from app.extensions import Session
+        from tenants.models import Tenant
+        from tenants.scoping import tenant_scope
+
+        tenant = Session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug))
+        if tenant is None:
+            raise click.ClickException(f"no tenant with slug {tenant_slug}")
+        with tenant_scope(tenant.id):
+            issued = create_api_key(name, ApiScope(scope))
+            Session.commit()
+    click.echo(f"API key {name!r} for {tenant_slug} ({scope}); it is stored hashed and shown only now:")
+    click.echo(issued.secret)
+
+
 if __name__ == "__main__":
     main()

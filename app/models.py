@@ -1,5 +1,6 @@
 """Imports every feature's models so that the metadata (Alembic, tests) knows them all."""
 
+from app.api import models as api_models  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import User, UserGroup  # noqa: F401
 from app.campaigns import models as campaigns_models  # noqa: F401

@@ -5,6 +5,7 @@ import importlib
 ACTOR_MODULES = [
     "app.core.tasks",
     "app.leads.tasks",
+    "app.api.tasks",
 ]
 
 
