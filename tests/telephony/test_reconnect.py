@@ -269,3 +269,27 @@ def test_foreign_channels_are_left_alone(backend: Factory, esl_server, sink: Eve
     server.wait_for("api uuid_dump")
     gevent.sleep(0.05)
     assert sink.events == [] and not server.commands("api uuid_kill")
+
+
+@pytest.mark.parametrize(
+    ("listing", "outcome"), [(EARLY_ROWS, EventKind.RINGING), ('{"row_count": 0}\n', EventKind.HANGUP)]
+)
+def test_drop_while_the_originate_awaits_its_reply(
+    backend: Factory, esl_server, sink: EventSink, listing: str, outcome: EventKind
+) -> None:
+    # FreeSWITCH may or may not have read the bgapi: never dial again, let the node say.
+    unanswered = SessionScript(steps=[Step("bgapi originate", [])])
+    server = esl_server([unanswered, _listing(listing, exists="false")])
+    control = backend(server)
+    originating = gevent.spawn(control.originate, _request())
+    server.wait_for("bgapi originate")
+    server.drop()
+    originating.join(timeout=3)
+    assert originating.successful()
+    event = sink.wait_for(outcome, CALL_09)
+    assert event.data["reconciled"] == "true"
+    if outcome is EventKind.HANGUP:
+        assert event.cause == CAUSE_CHANNEL_GONE
+    else:
+        assert CALL_09 in control.tracker.calls
+    assert len(server.commands("bgapi originate")) == 1
