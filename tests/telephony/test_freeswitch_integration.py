@@ -98,12 +98,14 @@ def test_answered_call_then_hangup_with_cdr(null_control: FreeSwitchCallControl,
     assert hangup.data["hangup_cause_q850"] == "16"
     assert int(hangup.data["billsec"]) >= 1
     assert int(hangup.data["duration"]) >= int(hangup.data["billsec"])
-    assert sink.kinds(request.call_id) == [EventKind.ANSWERED, EventKind.HUMAN, EventKind.HANGUP]
+    # Whether a null leg signals progress before answering is the endpoint's business.
+    kinds = [k for k in sink.kinds(request.call_id) if k is not EventKind.RINGING]
+    assert kinds == [EventKind.ANSWERED, EventKind.HUMAN, EventKind.HANGUP]
     assert _api(null_control, f"uuid_exists {request.call_id}").strip() == "false"
 
 
 def test_busy_destination(sink: EventSink) -> None:
-    control = _control(sink, "error/user_busy")
+    control = _control(sink, "error/USER_BUSY")
     try:
         request = _request()
         control.originate(request)
