@@ -208,7 +208,8 @@ class CallTracker:
         call = self.calls.get(event.unique_id)
         if call is None:
             return []
-        if self.detector is not None and call.amd and not call.amd_done:
+        # A detector stopped by the hangup itself has no verdict worth reporting.
+        if self.detector is not None and call.amd and not call.amd_done and call.hangup_cause is None:
             verdict = self.detector.classify(event)
             if verdict is not None:
                 call.amd_done = True

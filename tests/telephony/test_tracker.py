@@ -242,3 +242,14 @@ def test_conference_events_during_a_snapshot_are_kept() -> None:
     assert directory.get("agent-7-1") is None  # gone since: the snapshot says so
     assert directory.get("agent-7-2") is not None  # newer than the snapshot
     assert directory.get("agent-7-3") is None  # destroyed after the snapshot was asked
+
+
+def test_detector_stopped_by_the_hangup_gives_no_verdict() -> None:
+    call_id = "c0ffee00-0003-4000-8000-000000000001"
+    tracker = _track(call_id, amd=True, detector=ModAvmd())
+    tracker.answer(tracker.calls[call_id], 1.0, {})
+    tracker.handle(
+        "fs1", EslEvent("CHANNEL_HANGUP", {"Unique-ID": call_id, "Hangup-Cause": "NORMAL_CLEARING"}), 2.0
+    )
+    stop = _custom(call_id, "avmd::stop", **{"Beep-Status": "NOTDETECTED"})
+    assert tracker.handle("fs1", stop, now=2.1) == []
