@@ -30,7 +30,11 @@ MAX_UNMATCHED_JOBS = 1000
 _AGENT_CONFERENCE = re.compile(r"^agent-(?P<tenant>\d+)-(?P<agent>\d+)$")
 _ORIGINATION_UUID = re.compile(r"origination_uuid=([0-9a-fA-F-]{36})")
 
-# CDR figures copied from CHANNEL_HANGUP_COMPLETE (``variable_`` prefix dropped).
+# CDR figures copied from CHANNEL_HANGUP_COMPLETE (``variable_`` prefix dropped), under
+# FreeSWITCH's own names so nothing is lost in translation. Call quality (spec V8):
+# MOS ``rtp_audio_in_mos``, jitter ``rtp_audio_in_jitter_{min,max}_variance``, loss
+# ``rtp_audio_in_jitter_loss_rate`` with ``rtp_audio_in_flaw_total``; absent on legs
+# without RTP (null endpoints, calls never answered).
 CDR_VARIABLES = (
     "hangup_cause",
     "hangup_cause_q850",
