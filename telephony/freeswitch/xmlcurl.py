@@ -3,8 +3,9 @@
 Pure functions from plain dataclasses to XML text, plus ``handle_xml_curl`` that
 reads the POSTed form FreeSWITCH sends and asks a small ``XmlCurlLookup`` for data.
 The Flask endpoint (``/freeswitch/directory`` and ``/freeswitch/dialplan``) only has
-to check the shared secret with ``check_basic_auth`` and return this text as
-``text/xml``.
+to check ``check_basic_auth(request.headers.get("Authorization"), XML_CURL_USER,
+secret)`` (the secret is the node's ``CARILLON_XML_CURL_SECRET``), then return
+``handle_xml_curl(request.form, lookup)`` as ``text/xml``.
 
 Contexts: agents' calls run in ``tenant-<id>`` (set per SIP user); calls arriving
 from Kamailio (carriers, DIDs) in ``public``; customer legs sent from another media
@@ -24,6 +25,7 @@ from typing import Literal, Protocol
 
 from telephony.freeswitch.tracker import agent_conference_name, parse_agent_conference
 
+XML_CURL_USER = "freeswitch"  # the user name in conf/autoload_configs/xml_curl.conf.xml
 PUBLIC_CONTEXT = "public"
 INTERCONNECT_CONTEXT = "interconnect"
 AGENT_LOGIN_EXTENSION = "login"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from telephony.freeswitch.xmlcurl import XML_CURL_USER
+
 CONF = Path(__file__).parents[2] / "telephony" / "freeswitch" / "conf"
 ALL_FILES = sorted(CONF.rglob("*.xml"))
 
@@ -62,7 +64,7 @@ def test_xml_curl_binds_directory_and_dialplan_to_the_app_with_basic_auth() -> N
         url = next(p for p in binding.iter("param") if p.get("name") == "gateway-url")
         urls[url.get("bindings")] = url.get("value")
         params = _params(binding)
-        assert params["gateway-credentials"] == "freeswitch:$${xml_curl_secret}"
+        assert params["gateway-credentials"] == f"{XML_CURL_USER}:$${{xml_curl_secret}}"
         assert params["auth-scheme"] == "basic"
     assert urls == {
         "directory": "$${app_url}/freeswitch/directory",
