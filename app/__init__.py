@@ -51,10 +51,11 @@ def register_blueprints(app: Flask) -> None:
     from app.campaigns.views import bp as campaigns_bp
     from app.core.views import bp as core_bp
     from app.core.views import i18n as i18n_bp
+    from app.leads.views import bp as leads_bp
     from app.users.views import bp as users_bp
     from tenants.views import bp as tenants_bp
 
-    for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp, campaigns_bp):
+    for bp in (core_bp, i18n_bp, auth_bp, users_bp, audit_bp, tenants_bp, campaigns_bp, leads_bp):
         app.register_blueprint(bp)
     from app.api import register as register_api
 

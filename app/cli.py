@@ -69,6 +69,8 @@ def up(port: int, host: str, workers: int) -> None:
                           "app.wsgi:create()"], cwd=ROOT),
         subprocess.Popen([sys.executable, "-m", "dramatiq", "jobs", "--processes", "1", "--threads", "4"], cwd=ROOT),
         subprocess.Popen([str(pathlib.Path(sys.executable).with_name("periodiq")), "jobs"], cwd=ROOT),
+        # the demo tenant's campaigns run on the simulated call-control backend
+        subprocess.Popen([sys.executable, "-m", "telephony.dialer", "--tenant", "demo"], cwd=ROOT),
     ]
     click.echo("")
     click.echo(f"Carillon is running on http://{host}:{port}")

@@ -25,7 +25,20 @@ DEMO_USERS = [
     ("manager@carillon-demo.fr", "Marc Manager", Role.MANAGER, 8, True),
     ("superviseur@carillon-demo.fr", "Sophie Superviseure", Role.SUPERVISOR, 7, True),
     ("agent@carillon-demo.fr", "Antoine Agent", Role.AGENT, 1, True),
+    ("agent2@carillon-demo.fr", "Béatrice Vidal", Role.AGENT, 2, True),
+    ("agent3@carillon-demo.fr", "Karim Benali", Role.AGENT, 2, True),
+    ("agent4@carillon-demo.fr", "Chloé Martin", Role.AGENT, 1, True),
+    ("agent5@carillon-demo.fr", "Hugo Lefèvre", Role.AGENT, 1, True),
+    ("agent6@carillon-demo.fr", "Inès Moreau", Role.AGENT, 1, True),
 ]
+DEMO_CAMPAIGN = "Démo Prospection"
+# Leads across metropolitan France and the DOM, so that some are inside their legal
+# calling window (D223-9, in the lead's own time zone) at more hours of the day.
+DEMO_ZONES = [("75011", "Paris", "+3361"), ("69003", "Lyon", "+3362"), ("97400", "Saint-Denis", "+262692"),
+              ("97110", "Pointe-à-Pitre", "+590690"), ("97200", "Fort-de-France", "+596696"),
+              ("97300", "Cayenne", "+594694")]
+FIRST_NAMES = ["Camille", "Lucas", "Manon", "Nathan", "Léa", "Hugo", "Chloé", "Louis", "Emma", "Jules"]
+LAST_NAMES = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent"]
 
 
 @dataclass
@@ -76,4 +89,35 @@ def seed_demo(password: str) -> list[DemoLogin]:
                     create_user(email=email, display_name=name, password=password, role=role, level=level,
                                 group=group if in_tenant else None, tenant_id=tenant.id if in_tenant else None)
             logins.append(DemoLogin(email, str(role), level))
+        seed_demo_campaign()
     return logins
+
+
+def seed_demo_campaign(leads: int = 3000) -> None:
+    """A predictive campaign with a list of consenting leads, driven by the dialer
+    service's simulated backend."""
+    import datetime as dt
+
+    from app.campaigns.models import Campaign
+    from app.campaigns.services import create_campaign
+    from app.leads.models import Lead, LeadList
+
+    if Session.scalar(sa.select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)) is not None:
+        return
+    campaign = create_campaign(DEMO_CAMPAIGN, {"dial_mode": "AUTOMATIQUE2", "caller_id": "+33162000000",
+                                               "dids": ["+33162000000", "+33270000000", "+33377000000",
+                                                        "+33424000000", "+33568000000"], "local_presence": True})
+    lead_list = LeadList(campaign_id=campaign.id, name="Fichier démo")
+    Session.add(lead_list)
+    Session.flush()
+    consent_at = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    Session.add_all([
+        Lead(list_id=lead_list.id, first_name=FIRST_NAMES[i % 10], last_name=LAST_NAMES[(i // 10) % 10],
+             phone_number=f"{prefix}{i:0{(12 if prefix.startswith('+33') else 13) - len(prefix)}d}", postal_code=postal, city=city,
+             vendor_lead_code=f"DEMO-{i:05d}", consent_source="formulaire web", consent_at=consent_at,
+             consent_text="J'accepte d'être recontacté par téléphone", consent_proof=f"demo-{i}")
+        for i in range(leads)
+        for postal, city, prefix in [DEMO_ZONES[i % len(DEMO_ZONES)]]
+    ])
+    campaign.active = True
+    Session.flush()

@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.calls.models import Call
+from app.campaigns.compliance import _LeadForCampaign as LeadForCampaign
 from app.campaigns.compliance import log_block
 from app.campaigns.models import Callback, CallbackState, Campaign, DialAttempt, DialOrder
 from app.compliance import (
@@ -39,7 +39,7 @@ from app.leads.redlist import blocked_numbers
 from telephony.dialer.engine import LeadToDial
 
 NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
-NEW_LEAD = sa.literal(dt.datetime.min.replace(tzinfo=dt.UTC))  # stands for '-infinity'
+NEW_LEAD = sa.literal_column("'-infinity'::timestamptz")  # never dialled: first in the index
 HISTORY_WINDOW = dt.timedelta(days=31)
 REFUSED_RETRY = dt.timedelta(days=1)  # consent or red list: look again tomorrow, not every second
 RESERVATION = dt.timedelta(minutes=10)  # longer than any call; the outcome sets the real next time
@@ -48,19 +48,7 @@ SYSTEM_FINAL = (LeadStatus.DNC.value, LeadStatus.ERASED.value)
 
 def ready_at() -> sa.ColumnElement:
     """The expression the hopper index is built on (``ix_leads_hopper``)."""
-    return sa.func.coalesce(Lead.next_attempt_at, sa.text("'-infinity'::timestamptz"))
-
-
-@dataclass(frozen=True)
-class _Subject:
-    """The lead as ``may_dial`` sees it for this campaign (existing-contract campaigns
-    exempt every lead from opt-in)."""
-
-    lead: Lead
-    existing_contract: bool
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.lead, name)
+    return sa.func.coalesce(Lead.next_attempt_at, NEW_LEAD)
 
 
 class Hopper:
@@ -205,7 +193,7 @@ class Hopper:
             if lead.id in open_calls:
                 lead.next_attempt_at = now + self._reservation  # a call is still on it
                 continue
-            subject = _Subject(lead, bool(lead.existing_contract or campaign.existing_contract))
+            subject = LeadForCampaign(lead, bool(lead.existing_contract or campaign.existing_contract))
             decision = may_dial(
                 subject,
                 campaign,

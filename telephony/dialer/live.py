@@ -1,0 +1,65 @@
+"""The "simulated" call-control backend of the dialer service: the benchmark's
+shift model (``telephony.dialer.simulator``) advanced in real time instead of as fast
+as possible, with the campaign's own statuses as the virtual agents' dispositions.
+The demo tenant runs on it, so a new user sees calls placed and routed to agents."""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Sequence
+
+from telephony.dialer.engine import CampaignEngine
+from telephony.dialer.simulator import _DISPOSITION, ShiftProfile, Simulator
+
+DEMO_PROFILE = ShiftProfile(
+    agents=0,
+    human=0.3,
+    machine=0.15,
+    busy_invalid=0.15,
+    talk_mean_s=90.0,
+    wrap_mean_s=15.0,
+    shift_s=float("inf"),
+)
+
+
+class LiveSimulator(Simulator):
+    """``pump(t)`` delivers every event due up to ``t`` seconds (service clock)."""
+
+    def __init__(
+        self, profile: ShiftProfile, seed: int, human_codes: Sequence[str] = (), machine_code: str = "REP"
+    ) -> None:
+        super().__init__(profile, seed)
+        self._human_codes = list(human_codes) or ["INJ"]
+        self._machine_code = machine_code
+        self._pick = random.Random(seed + 1)
+
+    def set_time(self, t: float) -> None:
+        self._t = max(self._t, t)
+
+    def pump(self, until: float) -> int:
+        """Deliver due events in time order; returns how many were delivered."""
+        engine = self._engine
+        if engine is None:
+            raise RuntimeError("attach an engine first")
+        delivered = 0
+        while self._heap and self._heap[0][0] <= until:
+            at, _, code, key, payload = heapq.heappop(self._heap)
+            self._t = max(self._t, at)
+            self._deliver(engine, code, key, payload)
+            delivered += 1
+        self._t = max(self._t, until)
+        deadline = engine.next_deadline()
+        if deadline is not None and deadline <= until:
+            engine.poll()
+        return delivered
+
+    def _deliver(self, engine: CampaignEngine, code: int, key: object, payload: object) -> None:
+        if code == _DISPOSITION:
+            agent_id, is_machine = payload  # type: ignore[misc]
+            status = self._machine_code if is_machine else self._pick.choice(self._human_codes)
+            if agent_id in engine.agents:  # a virtual agent may have been logged out meanwhile
+                engine.disposition(agent_id, status, is_machine=is_machine)
+            self._account_agent(key)  # type: ignore[arg-type]
+            return
+        super()._deliver(engine, code, key, payload)
