@@ -249,9 +249,15 @@ class CampaignEngine:
 
     def _dial(self, lead: LeadToDial, now: float) -> None:
         s = self.settings
-        call = CallRecord.queued(self._new_call_id(), lead.lead_id, lead.phone_number, now)
+        # queued and dialled in the same instant: built in DIALLING with both times
+        call = CallRecord(
+            self._new_call_id(),
+            lead.lead_id,
+            lead.phone_number,
+            CallState.DIALLING,
+            {CallState.QUEUED: now, CallState.DIALLING: now},
+        )
         self.calls[call.call_id] = call
-        call.move(CallState.DIALLING, now)
         self._outstanding[call.call_id] = now
         self._counters.dials += 1
         self._control.originate(
