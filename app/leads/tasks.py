@@ -6,13 +6,15 @@ import logging
 from collections.abc import Callable
 
 import dramatiq
+import sqlalchemy as sa
+from periodiq import cron
 
 import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.extensions import Session
-from app.leads import imports
+from app.leads import imports, privacy
 from app.leads.models import ImportStatus, LeadImport
 from app.leads.readers import ImportFileError
-from tenants.scoping import current_tenant_id
+from tenants.scoping import current_tenant_id, tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -56,3 +58,32 @@ def validate_import(import_id: int) -> None:
 def run_import(import_id: int) -> None:
     # RUNNING: a worker died mid-import; nothing of it was committed, start again
     _run(imports.execute, import_id, (ImportStatus.QUEUED, ImportStatus.RUNNING))
+
+
+def _tenant_ids() -> list[int]:
+    from tenants.models import Tenant
+
+    # the tenants table itself is not tenant-owned: listing ids needs no bypass
+    return list(Session.scalars(sa.select(Tenant.id).order_by(Tenant.id)))
+
+
+def _for_each_tenant(step: Callable[[], int], label: str) -> None:
+    for tenant_id in _tenant_ids():
+        with tenant_scope(tenant_id):
+            count = step()
+            # one transaction per tenant: a failure in one leaves the others done
+            Session.commit()
+        if count:
+            log.info("%s: tenant %s, %s leads", label, tenant_id, count)
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=0, periodic=cron("23 3 * * *"))
+def purge_retention() -> None:
+    """L8 retention: nightly, each tenant's leads older than its retention period."""
+    _for_each_tenant(privacy.purge_expired, "retention purge")
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=0, periodic=cron("*/5 * * * *"))
+def recycle_leads() -> None:
+    """L7 recycling rules, every five minutes; idempotent."""
+    _for_each_tenant(privacy.apply_recycling, "recycling")

@@ -1,0 +1,330 @@
+"""Lists and leads: creation, filtering, bulk actions, directory search, edits and
+the contact timeline (spec L1, L4, L5). Functions flush; the edge commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+
+import sqlalchemy as sa
+
+from app.campaigns.models import Campaign
+from app.db import utcnow
+from app.extensions import Session
+from app.leads.models import Lead, LeadList, LeadStatus, TimelineEvent
+from app.leads.phones import normalize_phone
+
+PAGE_SIZE = 50
+EXPORT_COLUMNS = ("id", "list_id", "status", "first_name", "last_name", "company", "phone_number", "alt_phone",
+                  "email", "address1", "address2", "address3", "postal_code", "city", "state", "province",
+                  "country_code", "comments", "vendor_lead_code", "user_aff", "attempts", "last_attempt_at",
+                  "next_attempt_at", "consent_source", "consent_at", "created_at")
+EDITABLE_FIELDS = ("first_name", "last_name", "company", "phone_number", "alt_phone", "email", "address1",
+                   "address2", "address3", "postal_code", "city", "state", "province", "country_code",
+                   "comments", "consent_source", "consent_text", "consent_proof")
+
+
+class LeadRuleError(ValueError):
+    """A change breaks a rule; ``code`` selects the message."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def generate_vendor_lead_code() -> str:
+    """External code for a lead created without one (same shape as the import's)."""
+    return f"EXT-{int(time.time() * 1000)}-{secrets.token_hex(4)}"
+
+
+# --------------------------------------------------------------------------- campaigns and lists
+
+
+def list_campaigns() -> list[Campaign]:
+    return list(Session.scalars(sa.select(Campaign).order_by(Campaign.name)))
+
+
+def create_campaign(name: str) -> Campaign:
+    name = name.strip()
+    if Session.scalar(sa.select(Campaign.id).where(Campaign.name == name)) is not None:
+        raise LeadRuleError("campaign_exists")
+    campaign = Campaign(name=name)
+    Session.add(campaign)
+    Session.flush()
+    return campaign
+
+
+def create_list(campaign: Campaign, name: str) -> LeadList:
+    lead_list = LeadList(campaign_id=campaign.id, name=name.strip())
+    Session.add(lead_list)
+    Session.flush()
+    return lead_list
+
+
+def set_list_active(lead_list: LeadList, active: bool) -> None:
+    lead_list.active = active
+    Session.flush()
+
+
+def lists_with_counts() -> list[tuple[LeadList, int]]:
+    counts = dict(Session.execute(sa.select(Lead.list_id, sa.func.count()).group_by(Lead.list_id)).all())
+    lists = Session.scalars(sa.select(LeadList).join(LeadList.campaign).order_by(Campaign.name, LeadList.name))
+    return [(item, counts.get(item.id, 0)) for item in lists]
+
+
+# --------------------------------------------------------------------------- filters (L4)
+
+
+@dataclass
+class LeadFilter:
+    status: str = ""
+    attempts_min: int | None = None
+    attempts_max: int | None = None
+    called_from: dt.date | None = None
+    called_to: dt.date | None = None
+    agent_id: int | None = None
+    postal_code: str = ""
+    custom_key: str = ""
+    custom_value: str = ""
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> LeadFilter:
+        def number(name: str) -> int | None:
+            value = (args.get(name) or "").strip()
+            return int(value) if value.isdigit() else None
+
+        def date(name: str) -> dt.date | None:
+            try:
+                return dt.date.fromisoformat((args.get(name) or "").strip())
+            except ValueError:
+                return None
+
+        return cls(status=(args.get("status") or "").strip().upper(), attempts_min=number("attempts_min"),
+                   attempts_max=number("attempts_max"), called_from=date("called_from"), called_to=date("called_to"),
+                   agent_id=number("agent_id"), postal_code=(args.get("postal_code") or "").strip(),
+                   custom_key=(args.get("custom_key") or "").strip(),
+                   custom_value=(args.get("custom_value") or "").strip())
+
+    def as_args(self) -> dict[str, str]:
+        out = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value not in (None, ""):
+                out[item.name] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return out
+
+    def apply(self, stmt: sa.Select) -> sa.Select:
+        if self.status:
+            stmt = stmt.where(Lead.status == self.status)
+        if self.attempts_min is not None:
+            stmt = stmt.where(Lead.attempts >= self.attempts_min)
+        if self.attempts_max is not None:
+            stmt = stmt.where(Lead.attempts <= self.attempts_max)
+        if self.called_from is not None:
+            stmt = stmt.where(Lead.last_attempt_at >= dt.datetime.combine(self.called_from, dt.time(), dt.UTC))
+        if self.called_to is not None:
+            end = dt.datetime.combine(self.called_to + dt.timedelta(days=1), dt.time(), dt.UTC)
+            stmt = stmt.where(Lead.last_attempt_at < end)
+        if self.agent_id is not None:
+            stmt = stmt.where(Lead.user_aff == self.agent_id)
+        if self.postal_code:
+            stmt = stmt.where(Lead.postal_code.startswith(self.postal_code, autoescape=True))
+        if self.custom_key:
+            if self.custom_value:
+                stmt = stmt.where(Lead.custom[self.custom_key].astext == self.custom_value)
+            else:
+                stmt = stmt.where(Lead.custom.has_key(self.custom_key))
+        return stmt
+
+
+def filtered_ids(list_id: int, lead_filter: LeadFilter) -> sa.Select:
+    return lead_filter.apply(sa.select(Lead.id).where(Lead.list_id == list_id))
+
+
+@dataclass
+class Page:
+    items: list[Lead]
+    next_after: int | None
+    prev_before: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def page_of(stmt: sa.Select, *, after: int | None = None, before: int | None = None,
+            size: int = PAGE_SIZE) -> Page:
+    """Keyset pagination on the lead id: constant cost whatever the page."""
+    if before is not None:
+        rows = list(Session.scalars(stmt.where(Lead.id < before).order_by(Lead.id.desc()).limit(size + 1)))
+        has_more = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return Page(rows, rows[-1].id if rows else None, rows[0].id if rows and has_more else None)
+    if after is not None:
+        stmt = stmt.where(Lead.id > after)
+    rows = list(Session.scalars(stmt.order_by(Lead.id).limit(size + 1)))
+    has_next = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, rows[-1].id if has_next and rows else None, rows[0].id if rows and after else None)
+
+
+def list_page(list_id: int, lead_filter: LeadFilter, *, after: int | None = None,
+              before: int | None = None) -> Page:
+    return page_of(lead_filter.apply(sa.select(Lead).where(Lead.list_id == list_id)), after=after, before=before)
+
+
+# --------------------------------------------------------------------------- bulk actions (L4)
+
+
+def _targets(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None) -> sa.Select:
+    stmt = filtered_ids(list_id, lead_filter)
+    if ids is not None:
+        stmt = stmt.where(Lead.id.in_(list(ids)))
+    return stmt
+
+
+def move_leads(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None, target: LeadList) -> int:
+    stmt = sa.update(Lead).where(Lead.id.in_(_targets(list_id, lead_filter, ids))).values(
+        list_id=target.id, updated_at=utcnow())
+    return Session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+
+
+def reset_leads(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None) -> int:
+    """Back to a fresh lead: status NEW, no attempt, dialable now (DNC leads stay DNC)."""
+    stmt = sa.update(Lead).where(Lead.id.in_(_targets(list_id, lead_filter, ids)),
+                                 Lead.status.notin_([LeadStatus.DNC, LeadStatus.ERASED])).values(
+        status=LeadStatus.NEW, attempts=0, recycles=0, last_attempt_at=None, next_attempt_at=None,
+        updated_at=utcnow())
+    return Session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+
+
+def assign_leads(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None, agent_id: int | None) -> int:
+    stmt = sa.update(Lead).where(Lead.id.in_(_targets(list_id, lead_filter, ids))).values(
+        user_aff=agent_id, updated_at=utcnow())
+    return Session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+
+
+def delete_leads(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None) -> int:
+    stmt = sa.delete(Lead).where(Lead.id.in_(_targets(list_id, lead_filter, ids)))
+    return Session.execute(stmt, execution_options={"synchronize_session": False}).rowcount
+
+
+def export_rows(list_id: int, lead_filter: LeadFilter, ids: Sequence[int] | None = None) -> Iterator[list[object]]:
+    """Header, then one row per lead, streamed in id order."""
+    yield [*EXPORT_COLUMNS, "custom"]
+    stmt = lead_filter.apply(sa.select(Lead).where(Lead.list_id == list_id)).order_by(Lead.id)
+    if ids is not None:
+        stmt = stmt.where(Lead.id.in_(list(ids)))
+    for lead in Session.scalars(stmt.execution_options(yield_per=2000)):
+        yield lead_row(lead)
+
+
+def lead_row(lead: Lead) -> list[object]:
+    row: list[object] = []
+    for name in EXPORT_COLUMNS:
+        value = getattr(lead, name)
+        row.append(value.isoformat() if isinstance(value, dt.datetime) else value)
+    row.append(json.dumps(lead.custom, ensure_ascii=False) if lead.custom else "")
+    return row
+
+
+# --------------------------------------------------------------------------- directory (L5)
+
+
+@dataclass
+class DirectoryQuery:
+    text: str = ""
+    status: str = ""
+    campaign_id: int | None = None
+
+    def apply(self, stmt: sa.Select, region: str) -> sa.Select:
+        text = self.text.strip()
+        if text:
+            digits = sum(ch.isdigit() for ch in text)
+            phone = normalize_phone(text, region).e164 if digits >= 6 and not re.search(r"[a-zA-Z@]", text) else None
+            if phone:
+                stmt = stmt.where(sa.or_(Lead.phone_number == phone, Lead.alt_phone == phone))
+            elif "@" in text:
+                stmt = stmt.where(sa.func.lower(Lead.email) == text.lower())
+            else:
+                prefix = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                stmt = stmt.where(sa.or_(sa.func.lower(Lead.last_name).like(prefix),
+                                         sa.func.lower(Lead.first_name).like(prefix),
+                                         sa.func.lower(Lead.company).like(prefix)))
+        if self.status:
+            stmt = stmt.where(Lead.status == self.status.upper())
+        if self.campaign_id:
+            stmt = stmt.where(Lead.list_id.in_(sa.select(LeadList.id).where(LeadList.campaign_id == self.campaign_id)))
+        return stmt
+
+
+def search_contacts(query: DirectoryQuery, region: str, *, after: int | None = None,
+                    before: int | None = None) -> Page:
+    return page_of(query.apply(sa.select(Lead), region), after=after, before=before)
+
+
+# --------------------------------------------------------------------------- one lead
+
+
+def add_timeline(lead: Lead, kind: str, summary: str, *, user_id: int | None = None,
+                 data: dict | None = None, occurred_at: dt.datetime | None = None) -> TimelineEvent:
+    """Contact history entry; other features (calls, emails, tickets) call this."""
+    event = TimelineEvent(lead_id=lead.id, kind=kind, summary=summary, user_id=user_id, data=data or {},
+                          occurred_at=occurred_at or utcnow())
+    Session.add(event)
+    Session.flush()
+    return event
+
+
+def timeline(lead: Lead, limit: int = 200) -> list[TimelineEvent]:
+    return list(Session.scalars(sa.select(TimelineEvent).where(TimelineEvent.lead_id == lead.id)
+                                .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc()).limit(limit)))
+
+
+def create_lead(lead_list: LeadList, values: dict[str, str | None], *, region: str = "FR",
+                user_id: int | None = None) -> Lead:
+    lead = Lead(list_id=lead_list.id, vendor_lead_code=values.get("vendor_lead_code") or generate_vendor_lead_code(),
+                custom={})
+    _assign(lead, values, region)
+    Session.add(lead)
+    Session.flush()
+    add_timeline(lead, "created", "", user_id=user_id)
+    return lead
+
+
+def _assign(lead: Lead, values: dict[str, str | None], region: str) -> dict[str, tuple[object, object]]:
+    changes: dict[str, tuple[object, object]] = {}
+    for name in EDITABLE_FIELDS:
+        if name not in values:
+            continue
+        value = (values[name] or "").strip() or None
+        if name in ("phone_number", "alt_phone") and value is not None:
+            parsed = normalize_phone(value, lead.country_code or region)
+            if parsed.e164 is None:
+                raise LeadRuleError(f"{name}:{parsed.reason}")
+            value = parsed.e164
+        if name == "phone_number" and value is None:
+            raise LeadRuleError("phone_number:empty")
+        if name == "email" and value is not None:
+            value = value.lower()
+        if name == "country_code":
+            value = (value or "FR").upper()[:2]
+        old = getattr(lead, name)
+        if old != value:
+            changes[name] = (old, value)
+            setattr(lead, name, value)
+    return changes
+
+
+def update_lead(lead: Lead, values: dict[str, str | None], *, region: str = "FR",
+                user_id: int | None = None) -> dict[str, tuple[object, object]]:
+    """Quick edit and GDPR rectification; the change is kept in the timeline."""
+    changes = _assign(lead, values, region)
+    if changes:
+        lead.updated_at = utcnow()
+        add_timeline(lead, "edited", ", ".join(sorted(changes)), user_id=user_id,
+                     data={"fields": sorted(changes)})
+    Session.flush()
+    return changes

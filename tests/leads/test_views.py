@@ -1,0 +1,260 @@
+"""The screens through the test client: the import wizard end to end (the jobs run as
+the worker would), list management, directory, contact page, red list, GDPR."""
+
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import Session
+from app.leads import tasks
+from app.leads.models import ImportStatus, Lead, LeadImport, RedListEntry
+from tenants.scoping import tenant_scope
+from tests.factories import csrf_from, login
+from tests.leads.helpers import DATA, import_file
+
+
+@pytest.fixture()
+def queued(monkeypatch):
+    """Messages the views send, run by hand in the tests (no worker)."""
+    sent = []
+    monkeypatch.setattr(tasks.validate_import, "send", lambda import_id: sent.append(("validate", import_id)))
+    monkeypatch.setattr(tasks.run_import, "send", lambda import_id: sent.append(("run", import_id)))
+    return sent
+
+
+def run_jobs(sent, tenant_id):
+    with tenant_scope(tenant_id):
+        while sent:
+            kind, import_id = sent.pop(0)
+            (tasks.validate_import if kind == "validate" else tasks.run_import).fn(import_id)
+            Session.commit()
+
+
+def admin_client(client, world, tenant="a", role="manager"):
+    """Logs in the tenant's manager (MANAGE_LEADS and EXPORT_DATA)."""
+    login(client, getattr(world, tenant).users[role].email, world.password)
+    token = csrf_from(client.get("/leads/lists").get_data(as_text=True))
+    return token
+
+
+def test_wizard_end_to_end(client, world, lists, queued):
+    token = admin_client(client, world)
+    list_id = lists["a"].list_id
+    page = client.get(f"/leads/lists/{list_id}/import")
+    assert page.status_code == 200
+    with open(DATA / "contacts_semicolon_utf8.csv", "rb") as handle:
+        response = client.post(f"/leads/lists/{list_id}/import", data={"csrf_token": token, "file": (handle, "c.csv")},
+                               content_type="multipart/form-data")
+    assert response.status_code == 302
+    mapping_url = response.headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "Élodie" in page and 'value="phone_number" selected' in page
+    # an HTMX refresh (delimiter changed) returns only the form block
+    fragment = client.post(mapping_url, data={"csrf_token": token, "delimiter": ";", "has_header": "1"},
+                           headers={"HX-Request": "true", "HX-Target": "mapping-form"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith("<form") and "<html" not in fragment
+    form = {"csrf_token": token, "step": "validate", "has_header": "1", "strategy": "ignore", "dedup_keys": "phone",
+            "dedup_scope": "campaign", "col_0": "last_name", "col_1": "first_name", "col_2": "phone_number",
+            "col_3": "email", "col_4": "postal_code", "col_5": "city", "col_6": "company"}
+    response = client.post(mapping_url, data=form)
+    assert response.status_code == 302
+    status_url = response.headers["Location"]
+    assert "every 1s" in client.get(status_url).get_data(as_text=True)  # polling while validating
+    run_jobs(queued, world.a.id)
+    page = client.get(status_url).get_data(as_text=True)
+    assert "every 1s" not in page and "Import" in page
+    import_id = int(status_url.rstrip("/").split("/")[-1])
+    assert client.post(f"/leads/imports/{import_id}/start", data={"csrf_token": token, "strategy": "ignore"}).status_code == 302
+    run_jobs(queued, world.a.id)
+    page = client.get(status_url).get_data(as_text=True)
+    assert "rejects.csv" in page
+    rejects = client.get(f"/leads/imports/{import_id}/rejects.csv").get_data(as_text=True)
+    assert "12" in rejects and len(rejects.strip().splitlines()) == 5
+    listing = client.get(f"/leads/lists/{list_id}").get_data(as_text=True)
+    assert "Martin" in listing and "06 12 34 56 78" in listing
+
+
+def test_wizard_refuses_bad_files_and_mappings(client, world, lists, owner_engine, queued):
+    token = admin_client(client, world)
+    list_id = lists["a"].list_id
+    for name in ("empty.csv", "binary_renamed.csv", "merged_cells.xlsx"):
+        with open(DATA / name, "rb") as handle:
+            response = client.post(f"/leads/lists/{list_id}/import", data={"csrf_token": token, "file": (handle, name)},
+                                   content_type="multipart/form-data")
+        assert response.status_code == 400
+        assert 'role="alert"' in response.get_data(as_text=True)
+    with open(DATA / "two_columns.csv", "rb") as handle:
+        response = client.post(f"/leads/lists/{list_id}/import", data={"csrf_token": token, "file": (handle, "t.csv")},
+                               content_type="multipart/form-data")
+    mapping_url = response.headers["Location"]
+    response = client.post(mapping_url, data={"csrf_token": token, "step": "validate", "has_header": "1",
+                                              "col_0": "city", "col_1": "postal_code", "strategy": "ignore",
+                                              "dedup_keys": "phone", "dedup_scope": "campaign"})
+    assert response.status_code == 400
+    assert "Map a column to the phone number" in response.get_data(as_text=True) or "téléphone" in response.get_data(as_text=True)
+    assert queued == []
+    with owner_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM leads")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM lead_imports")).scalar() == 1
+
+
+def test_lists_filters_bulk_and_exports(client, world, lists):
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    token = admin_client(client, world)
+    list_id = lists["a"].list_id
+    page = client.get(f"/leads/lists/{list_id}?postal_code=750").get_data(as_text=True)
+    assert "Martin" in page and "Bernard" not in page and "Acmé" in page
+    with tenant_scope(world.a.id):
+        ids = list(Session.scalars(sa.select(Lead.id).order_by(Lead.id)))
+        Session.commit()
+    response = client.post(f"/leads/lists/{list_id}/bulk", data={
+        "csrf_token": token, "action": "assign", "assign_agent_id": world.a.users["agent"].id, "ids": [ids[0], ids[1]]})
+    assert response.status_code == 302
+    page = client.get(f"/leads/lists/{list_id}?agent_id={world.a.users['agent'].id}").get_data(as_text=True)
+    assert "Bernard" in page and "Petit" not in page
+    response = client.post(f"/leads/lists/{list_id}/bulk", data={
+        "csrf_token": token, "action": "move", "target_list_id": lists["a"].other_list_id, "scope": "all",
+        "postal_code": "13"})
+    assert response.status_code == 302
+    with tenant_scope(world.a.id):
+        moved = Session.scalar(sa.select(Lead).where(Lead.last_name == "Petit"))
+        assert moved.list_id == lists["a"].other_list_id
+        Session.commit()
+    csv_export = client.post(f"/leads/lists/{list_id}/bulk", data={"csrf_token": token, "action": "export_csv",
+                                                                   "scope": "all"})
+    assert csv_export.mimetype == "text/csv"
+    assert csv_export.get_data(as_text=True).count("\n") == 4  # header + 3 leads left in the list
+    xlsx_export = client.post(f"/leads/lists/{list_id}/bulk", data={"csrf_token": token, "action": "export_xlsx",
+                                                                    "ids": [ids[0]]})
+    assert xlsx_export.data[:2] == b"PK"
+    response = client.post(f"/leads/lists/{list_id}/bulk", data={"csrf_token": token, "action": "delete",
+                                                                 "ids": [ids[0]]})
+    assert response.status_code == 302
+    assert "Élodie" not in client.get(f"/leads/lists/{list_id}").get_data(as_text=True)
+    response = client.post(f"/leads/lists/{list_id}/active", data={"csrf_token": token, "active": "0"})
+    assert response.status_code == 302
+    assert "inactive" in client.get("/leads/lists").get_data(as_text=True) or "inactif" in client.get(
+        "/leads/lists").get_data(as_text=True)
+
+
+def test_keyset_pagination(client, world, lists):
+    with tenant_scope(world.a.id):
+        Session.add_all([Lead(list_id=lists["a"].list_id, last_name=f"Nom{n:03d}", phone_number=f"+3361000{n:04d}",
+                              vendor_lead_code=f"V{n}") for n in range(120)])
+        Session.commit()
+    admin_client(client, world)
+    first = client.get(f"/leads/lists/{lists['a'].list_id}").get_data(as_text=True)
+    assert "Nom000" in first and "Nom050" not in first and 'rel="next"' in first
+    next_url = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(next_url).get_data(as_text=True)
+    assert "Nom050" in second and "Nom000" not in second and 'rel="prev"' in second
+
+
+def test_directory_and_contact_page(client, world, lists):
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    token = admin_client(client, world)
+    for query in ("06.12.34.56.78", "+33612345678", "elodie.martin@EXAMPLE.fr", "mart", "acmé"):
+        page = client.get("/leads/contacts", query_string={"q": query}).get_data(as_text=True)
+        assert ("Élodie" in page) or ("Acmé" in page), query
+    with tenant_scope(world.a.id):
+        lead_id = Session.scalar(sa.select(Lead.id).where(Lead.last_name == "Martin"))
+        Session.commit()
+    page = client.get(f"/leads/contacts/{lead_id}").get_data(as_text=True)
+    assert "elodie.martin@example.fr" in page
+    response = client.post(f"/leads/contacts/{lead_id}", data={"csrf_token": token, "city": "Lyon",
+                                                               "phone_number": "07 81 00 00 01"})
+    assert response.status_code == 302
+    page = client.get(f"/leads/contacts/{lead_id}").get_data(as_text=True)
+    assert "Lyon" in page and "city, phone_number" in page
+    bad = client.post(f"/leads/contacts/{lead_id}", data={"csrf_token": token, "phone_number": "12"})
+    assert bad.status_code == 400
+
+
+def test_gdpr_export_oppose_erase(client, world, lists, owner_engine):
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    token = admin_client(client, world)
+    with tenant_scope(world.a.id):
+        lead_id = Session.scalar(sa.select(Lead.id).where(Lead.last_name == "Martin"))
+        Session.commit()
+    data = client.get(f"/leads/contacts/{lead_id}/gdpr.json").get_json()
+    assert data["records"][0]["phone_number"] == "+33612345678"
+    assert "record" in client.get(f"/leads/contacts/{lead_id}/gdpr.csv").get_data(as_text=True)
+    assert client.post(f"/leads/contacts/{lead_id}/oppose", data={"csrf_token": token}).status_code == 302
+    with tenant_scope(world.a.id):
+        assert Session.scalar(sa.select(RedListEntry.phone_number)) == "+33612345678"
+        assert Session.get(Lead, lead_id, populate_existing=True).status == "DNC"
+        Session.commit()
+    assert client.post(f"/leads/contacts/{lead_id}/erase", data={"csrf_token": token}).status_code == 302
+    with owner_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM leads WHERE phone_number = '+33612345678'")).scalar() == 0
+        assert conn.execute(sa.text("SELECT erased_people FROM privacy_settings")).scalar() == 1
+
+
+def test_redlist_screen(client, world, lists):
+    token = admin_client(client, world)
+    assert client.post("/leads/redlist/add", data={"csrf_token": token, "phone": "06 12 34 56 78",
+                                                   "reason": "client"}).status_code == 302
+    assert client.post("/leads/redlist/add", data={"csrf_token": token, "phone": "12"}).status_code == 302
+    client.post("/leads/redlist/import", data={"csrf_token": token, "numbers": "0698765432\nbad\n",
+                                               "campaign_id": lists["a"].campaign_id})
+    page = client.get("/leads/redlist").get_data(as_text=True)
+    assert "06 12 34 56 78" in page and "06 98 76 54 32" in page
+    export = client.get("/leads/redlist/export.csv").get_data(as_text=True)
+    assert "+33612345678" in export
+    response = client.post("/leads/redlist/bloctel", data={
+        "csrf_token": token, "file_date": "2026-11-01", "file": (io.BytesIO(b"0611111111\n0622222222\n"), "b.txt")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert "01/11/2026" in client.get("/leads/redlist").get_data(as_text=True)
+    with tenant_scope(world.a.id):
+        entry_id = Session.scalar(sa.select(RedListEntry.id).where(RedListEntry.phone_number == "+33612345678"))
+        Session.commit()
+    assert client.post(f"/leads/redlist/{entry_id}/delete", data={"csrf_token": token}).status_code == 302
+
+
+def test_agents_cannot_open_contacts_screens(client, world, lists):
+    login(client, world.a.users["agent"].email, world.password)
+    for url in ("/leads/lists", f"/leads/lists/{lists['a'].list_id}", "/leads/contacts", "/leads/redlist"):
+        assert client.get(url).status_code == 403
+
+
+def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists):
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    with tenant_scope(world.a.id):
+        lead_id = Session.scalar(sa.select(Lead.id).order_by(Lead.id))
+        import_id = Session.scalar(sa.select(LeadImport.id))
+        entry = RedListEntry(phone_number="+33600000001")
+        Session.add(entry)
+        Session.flush()
+        entry_id = entry.id
+        Session.commit()
+    token = admin_client(client, world, "b")
+    list_id = lists["a"].list_id
+    gets = [f"/leads/lists/{list_id}", f"/leads/lists/{list_id}/import", f"/leads/imports/{import_id}",
+            f"/leads/imports/{import_id}/mapping", f"/leads/imports/{import_id}/rejects.csv",
+            f"/leads/contacts/{lead_id}", f"/leads/contacts/{lead_id}/gdpr.json", f"/leads/contacts/{lead_id}/gdpr.csv"]
+    for url in gets:
+        assert client.get(url).status_code == 404, url
+    posts = [f"/leads/lists/{list_id}/active", f"/leads/lists/{list_id}/bulk", f"/leads/lists/{list_id}/import",
+             f"/leads/imports/{import_id}/mapping", f"/leads/imports/{import_id}/start", f"/leads/contacts/{lead_id}",
+             f"/leads/contacts/{lead_id}/oppose", f"/leads/contacts/{lead_id}/erase", f"/leads/redlist/{entry_id}/delete"]
+    for url in posts:
+        assert client.post(url, data={"csrf_token": token, "action": "delete", "scope": "all"}).status_code == 404, url
+    # B's own list may target A's list id in a bulk move: still 404
+    response = client.post(f"/leads/lists/{lists['b'].list_id}/bulk", data={
+        "csrf_token": token, "action": "move", "scope": "all", "target_list_id": list_id})
+    assert response.status_code in (302, 404)
+    # B's screens never show A's rows
+    import_file(world.b.id, lists["b"].list_id, "contacts_tab_noheader.txt", has_header=False,
+                mapping={0: "last_name", 1: "first_name", 2: "phone_number"})
+    page = client.get(f"/leads/lists/{lists['b'].list_id}").get_data(as_text=True)
+    assert "Moreau" in page and "Martin" not in page
+    assert "elodie.martin@example.fr" not in client.get("/leads/contacts", query_string={"q": "Martin"}).get_data(as_text=True)
+    assert "Élodie" not in client.get("/leads/contacts", query_string={"q": "0612345678"}).get_data(as_text=True)
+    assert "06 00 00 00 01" not in client.get("/leads/redlist").get_data(as_text=True)
+    assert "A fichier" not in client.get("/leads/lists").get_data(as_text=True)
+    with tenant_scope(world.a.id):
+        assert Session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 4
+        assert Session.get(LeadImport, import_id).status == ImportStatus.DONE
+        Session.commit()
