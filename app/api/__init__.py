@@ -34,8 +34,8 @@ def register(app: Flask) -> ProductApi:
     api = ProductApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
-    for bp in (external.bp, public.bp, v1.bp):
-        install_api_blueprint(bp)
+    for bp, before in ((external.bp, ()), (public.bp, ()), (v1.bp, (v1.authenticate,))):
+        install_api_blueprint(bp, *before)
         extensions.csrf.exempt(bp)
         api.register_blueprint(bp)
     app.register_blueprint(admin.bp)

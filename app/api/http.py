@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from app.api import messages
 from app.extensions import Session
@@ -109,9 +110,17 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
     return answer(error_body(messages.SERVER_ERROR), 500)
 
 
-def install_api_blueprint(bp: Blueprint) -> None:
+def install_api_blueprint(bp: Blueprint, *before: Callable[[], None]) -> None:
+    """Error handlers, and the preamble first, then ``before`` (authentication), on
+    every request of ``bp``."""
     bp.before_request(api_preamble)
+    for hook in before:
+        bp.before_request(hook)
     bp.register_error_handler(ApiError, _api_error)
+    # Flask prefers a handler registered for the status code, even the app's, over a
+    # blueprint's handler for the exception class: register ours for every code.
+    for code in default_exceptions:
+        bp.register_error_handler(code, _http_error)
     bp.register_error_handler(HTTPException, _http_error)
     bp.register_error_handler(Exception, _unexpected)
 

@@ -13,6 +13,7 @@ from app.campaigns.models import DialMode, StatusCategory
 
 MAX_ID = 2**31 - 1
 _id = {"strict": True, "validate": validate.Range(min=1, max=MAX_ID)}
+_query_id = {"validate": validate.Range(min=1, max=MAX_ID)}  # query strings carry numbers as text
 
 
 def _opt(max_len: int, **kw) -> Text:
@@ -31,12 +32,12 @@ class CampaignQuery(PageQuery):
 
 
 class ListQuery(PageQuery):
-    campaign_id = fields.Integer(**_id)
+    campaign_id = fields.Integer(**_query_id)
     active = fields.Boolean()
 
 
 class LeadQuery(PageQuery):
-    list_id = fields.Integer(**_id)
+    list_id = fields.Integer(**_query_id)
     status = Text(validate=validate.Length(max=20))
     phone_number = Text(validate=validate.Length(max=40))
     vendor_lead_code = Text(validate=validate.Length(max=64))
@@ -45,11 +46,11 @@ class LeadQuery(PageQuery):
 class UserQuery(PageQuery):
     role = fields.String(validate=validate.OneOf([r.value for r in Role]))
     active = fields.Boolean()
-    group_id = fields.Integer(**_id)
+    group_id = fields.Integer(**_query_id)
 
 
 class StatusQuery(PageQuery):
-    campaign_id = fields.Integer(**_id)
+    campaign_id = fields.Integer(**_query_id)
 
 
 class CampaignOut(Schema):

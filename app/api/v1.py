@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema
+from marshmallow import RAISE, Schema
 
 from app.api import rest
 from app.api import rest_schemas as rs
@@ -21,8 +21,8 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1",
                description="REST API: campaigns, lists, leads, users, statuses (X-API-Key).")
 
 
-@bp.before_request
 def authenticate() -> None:
+    """Installed after the API preamble (``app.api.register``)."""
     authenticate_api_key(ApiScope.READ if request.method in ("GET", "HEAD") else ApiScope.WRITE)
 
 
@@ -70,7 +70,7 @@ def _register(resource: rest.Resource) -> None:
     security = [{"ApiKey": []}]
     bp.route(f"/{name}", methods=["GET"], endpoint=f"{name}_list")(
         _errors(bp.doc(security=security)(bp.response(200, rs.envelope(out, many=True))(
-            bp.arguments(query, location="query", error_status_code=400)(list_items)))))
+            bp.arguments(query, location="query", unknown=RAISE, error_status_code=400)(list_items)))))
     bp.route(f"/{name}", methods=["POST"], endpoint=f"{name}_create")(
         _errors(bp.doc(security=security)(bp.response(201, rs.envelope(out))(
             bp.arguments(create_in, error_status_code=400)(create_item))), 409, 415))
