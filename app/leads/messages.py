@@ -47,6 +47,10 @@ REASONS = {
 
 LEAD_ERRORS = {
     "campaign_exists": _l("A campaign with this name already exists."),
+    "field_key": _l("The key uses lowercase letters, digits and underscores, and starts with a letter."),
+    "field_kind": _l("Choose the type of the field."),
+    "field_exists": _l("A field with this key already exists."),
+    "field_choices": _l("Give the choices, one per line."),
     "phone_number:empty": _l("A phone number is required."),
 }
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from app.campaigns.models import Campaign
 from app.db import utcnow
 from app.extensions import Session
-from app.leads.models import Lead, LeadList, LeadStatus, TimelineEvent
+from app.leads.models import CustomField, CustomFieldKind, Lead, LeadList, LeadStatus, TimelineEvent
 from app.leads.phones import normalize_phone
 
 PAGE_SIZE = 50
@@ -265,6 +265,14 @@ def search_contacts(query: DirectoryQuery, region: str, *, after: int | None = N
     return page_of(query.apply(sa.select(Lead), region), after=after, before=before)
 
 
+def search_rows(query: DirectoryQuery, region: str) -> Iterator[list[object]]:
+    """The directory's results for export (L5), header first, streamed."""
+    yield [*EXPORT_COLUMNS, "custom"]
+    stmt = query.apply(sa.select(Lead), region).order_by(Lead.id).execution_options(yield_per=2000)
+    for lead in Session.scalars(stmt):
+        yield lead_row(lead)
+
+
 # --------------------------------------------------------------------------- one lead
 
 
@@ -328,3 +336,34 @@ def update_lead(lead: Lead, values: dict[str, str | None], *, region: str = "FR"
                      data={"fields": sorted(changes)})
     Session.flush()
     return changes
+
+
+# --------------------------------------------------------------------------- custom fields (L1)
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def create_custom_field(key: str, label: str, kind: str, choices: Sequence[str] = (),
+                        required: bool = False) -> CustomField:
+    key = key.strip().lower()
+    if not _KEY.match(key):
+        raise LeadRuleError("field_key")
+    if kind not in {k.value for k in CustomFieldKind}:
+        raise LeadRuleError("field_kind")
+    if Session.scalar(sa.select(CustomField.id).where(CustomField.key == key)) is not None:
+        raise LeadRuleError("field_exists")
+    cleaned = [c.strip() for c in choices if c.strip()]
+    if kind == CustomFieldKind.CHOICE and not cleaned:
+        raise LeadRuleError("field_choices")
+    position = (Session.scalar(sa.select(sa.func.max(CustomField.position))) or 0) + 1
+    field_def = CustomField(key=key, label=label.strip() or key, kind=kind, required=required,
+                            choices=cleaned if kind == CustomFieldKind.CHOICE else [], position=position)
+    Session.add(field_def)
+    Session.flush()
+    return field_def
+
+
+def delete_custom_field(field_def: CustomField) -> None:
+    """The definition goes; values already stored in leads stay in ``custom``."""
+    Session.delete(field_def)
+    Session.flush()

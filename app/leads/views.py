@@ -22,7 +22,7 @@ from app.core.nav import SECTION_MANAGE, NavItem, register_nav
 from app.core.rendering import render
 from app.extensions import Session
 from app.leads import imports, messages, privacy, redlist, services, tasks
-from app.leads.models import ImportStatus, Lead, LeadImport, LeadList, RedListEntry
+from app.leads.models import CustomField, ImportStatus, Lead, LeadImport, LeadList, RedListEntry
 from app.leads.phones import format_national, normalize_phone
 from app.leads.readers import ENCODINGS, ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
@@ -31,6 +31,7 @@ bp = Blueprint("leads", __name__, url_prefix="/leads")
 register_nav(SECTION_MANAGE, NavItem(_l("Lists"), "leads.lists", Permission.MANAGE_LEADS, "☰"))
 register_nav(SECTION_MANAGE, NavItem(_l("Contacts"), "leads.directory", Permission.MANAGE_LEADS, "☺"))
 register_nav(SECTION_MANAGE, NavItem(_l("Red list"), "leads.redlist_index", Permission.MANAGE_LEADS, "⊘"))
+register_nav(SECTION_MANAGE, NavItem(_l("Contact fields"), "leads.settings", Permission.MANAGE_LEADS, "⚙"))
 
 RUNNING = (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 
@@ -455,3 +456,51 @@ def redlist_bloctel():
     flash(_("Bloctel list of %(date)s: %(count)d numbers (%(rejected)d unreadable lines).",
             date=record.file_date.strftime("%d/%m/%Y"), count=record.numbers, rejected=record.rejected), "success")
     return redirect(url_for("leads.redlist_index"))
+
+
+# --------------------------------------------------------------------------- settings: custom fields, retention
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require(Permission.MANAGE_LEADS)
+def settings():
+    error = None
+    if request.method == "POST":
+        if request.form.get("form") == "retention":
+            value = request.form.get("lead_retention_months", "").strip()
+            privacy.set_retention(int(value) if value.isdigit() and int(value) > 0 else None)
+            flash(_("Retention saved."), "success")
+            return redirect(url_for("leads.settings"))
+        try:
+            services.create_custom_field(request.form.get("key", ""), request.form.get("label", ""),
+                                         request.form.get("kind", ""), request.form.get("choices", "").splitlines(),
+                                         required=request.form.get("required") == "1")
+        except services.LeadRuleError as exc:
+            error = messages.lead_error(exc.code)
+        else:
+            flash(_("Field created."), "success")
+            return redirect(url_for("leads.settings"))
+    return render("leads/settings.html", fields=imports.custom_fields(), error=error,
+                  privacy_settings=privacy.settings()), (400 if error else 200)
+
+
+@bp.post("/settings/fields/<int:field_id>/delete")
+@require(Permission.MANAGE_LEADS)
+def field_delete(field_id: int):
+    services.delete_custom_field(get_or_404(CustomField, field_id))
+    flash(_("Field deleted; the values already imported are kept."), "success")
+    return redirect(url_for("leads.settings"))
+
+
+@bp.get("/contacts/export.<fmt>")
+@require(Permission.EXPORT_DATA)
+def directory_export(fmt: str):
+    query = services.DirectoryQuery(text=request.args.get("q", ""), status=request.args.get("status", ""),
+                                    campaign_id=_int_arg("campaign_id"))
+    rows = services.search_rows(query, _region())
+    stamp = dt.date.today().isoformat()
+    if fmt == "csv":
+        return _csv_response(rows, f"contacts-{stamp}.csv")
+    if fmt == "xlsx":
+        return _xlsx_response(rows, f"contacts-{stamp}.xlsx")
+    abort(404)

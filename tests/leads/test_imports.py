@@ -135,16 +135,16 @@ def test_mapping_without_required_fields_is_refused(world, lists, owner_engine):
     assert count_rows(owner_engine, "leads") == 0
 
 
-def _second_file(tmp_path, text):
-    path = DATA / "_tmp_second.csv"
-    path.write_text(text, encoding="utf-8")
-    return path.name
-
-
 @pytest.fixture()
 def second_file():
+    """Writes a CSV next to the samples for one test; returns its name."""
     path = DATA / "_tmp_second.csv"
-    yield lambda text: _second_file(None, text)
+
+    def write(text):
+        path.write_text(text, encoding="utf-8")
+        return path.name
+
+    yield write
     path.unlink(missing_ok=True)
 
 

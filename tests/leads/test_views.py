@@ -258,3 +258,31 @@ def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists):
         assert Session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 4
         assert Session.get(LeadImport, import_id).status == ImportStatus.DONE
         Session.commit()
+
+
+def test_custom_fields_settings_and_directory_export(client, world, lists):
+    token = admin_client(client, world)
+    response = client.post("/leads/settings", data={"csrf_token": token, "form": "field", "key": "zone",
+                                                    "label": "Zone", "kind": "choice", "choices": "Nord\nSud"})
+    assert response.status_code == 302
+    bad = client.post("/leads/settings", data={"csrf_token": token, "form": "field", "key": "9bad", "label": "x",
+                                               "kind": "text"})
+    assert bad.status_code == 400
+    assert client.post("/leads/settings", data={"csrf_token": token, "form": "retention",
+                                                "lead_retention_months": "24"}).status_code == 302
+    page = client.get("/leads/settings").get_data(as_text=True)
+    assert "zone" in page and 'value="24"' in page
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    export = client.get("/leads/contacts/export.csv", query_string={"q": "Martin"}).get_data(as_text=True)
+    assert "elodie.martin@example.fr" in export and "Bernard" not in export
+    assert client.get("/leads/contacts/export.xlsx", query_string={"q": "Martin"}).data[:2] == b"PK"
+    with tenant_scope(world.a.id):
+        from app.leads.models import CustomField
+
+        field_id = Session.scalar(sa.select(CustomField.id))
+        Session.commit()
+    login(client, world.b.users["manager"].email, world.password)
+    token_b = csrf_from(client.get("/leads/settings").get_data(as_text=True))
+    assert "zone" not in client.get("/leads/settings").get_data(as_text=True)
+    assert client.post(f"/leads/settings/fields/{field_id}/delete", data={"csrf_token": token_b}).status_code == 404
+    assert "elodie" not in client.get("/leads/contacts/export.csv", query_string={"q": "Martin"}).get_data(as_text=True)
