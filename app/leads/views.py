@@ -24,7 +24,7 @@ from app.extensions import Session
 from app.leads import imports, messages, privacy, redlist, services, tasks
 from app.leads.models import CustomField, ImportStatus, Lead, LeadImport, LeadList, RedListEntry
 from app.leads.phones import format_national, normalize_phone
-from app.leads.readers import ENCODINGS, ImportFileError
+from app.leads.readers import DELIMITERS, ENCODINGS, ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -202,6 +202,15 @@ def import_upload(list_id: int):
                   max_mb=imports.max_upload_bytes() // (1024 * 1024)), (400 if error else 200)
 
 
+def _delimiter(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = "\t" if value == "tab" else value
+    if value not in DELIMITERS:
+        abort(400)
+    return value
+
+
 def _options_from_form(columns: int) -> imports.ImportOptions:
     mapping = {i: request.form.get(f"col_{i}", "") for i in range(columns)}
     keys = tuple(k for k in request.form.getlist("dedup_keys") if k in imports.DEDUP_KEYS)
@@ -209,7 +218,7 @@ def _options_from_form(columns: int) -> imports.ImportOptions:
         mapping={i: f for i, f in mapping.items() if f}, has_header=request.form.get("has_header") == "1",
         strategy=request.form.get("strategy", "ignore"), dedup_keys=keys,
         dedup_scope=request.form.get("dedup_scope", "campaign"), sheet=request.form.get("sheet") or None,
-        encoding=request.form.get("encoding") or None, delimiter=request.form.get("delimiter") or None)
+        encoding=request.form.get("encoding") or None, delimiter=_delimiter(request.form.get("delimiter")))
 
 
 @bp.route("/imports/<int:import_id>/mapping", methods=["GET", "POST"])
@@ -225,7 +234,7 @@ def import_mapping(import_id: int):
         if value and value != getattr(imp, name):
             if name == "encoding" and value not in ENCODINGS:
                 abort(400)
-            setattr(imp, name, "\t" if value == "tab" else value)
+            setattr(imp, name, _delimiter(value) if name == "delimiter" else value)
     try:
         view = imports.preview(imp)
     except ImportFileError as exc:

@@ -228,3 +228,35 @@ def test_list_belongs_to_tenant(world, lists):
     with tenant_scope(world.b.id):
         assert Session.get(LeadList, lists["a"].list_id, populate_existing=True) is None
         Session.commit()
+
+
+def test_encoding_override(world, lists, owner_engine):
+    imp = upload(world.a.id, lists["a"].list_id, "contacts_comma_cp1252.csv")
+    with tenant_scope(world.a.id):
+        imp = Session.get(LeadImport, imp.id)
+        imp.encoding = "utf-8"  # the user overrides the detection, wrongly
+        with pytest.raises(ImportFileError) as caught:
+            imports.preview(imp)
+        assert caught.value.code == "encoding"
+        imp.encoding = "iso-8859-1"  # readable, but the € and œ of Windows-1252 come out wrong
+        assert "Cœur" not in str(imports.preview(imp).rows)
+        imp.encoding = "windows-1252"
+        assert "Cœur" in str(imports.preview(imp).rows)
+        Session.rollback()
+    assert count_rows(owner_engine, "leads") == 0
+
+
+def test_failed_validation_is_reported_and_writes_nothing(world, lists, owner_engine):
+    imp = upload(world.a.id, lists["a"].list_id, "contacts_comma_cp1252.csv")
+    with tenant_scope(world.a.id):
+        imp = Session.get(LeadImport, imp.id)
+        imports.apply_mapping(imp, imports.ImportOptions({0: "last_name", 2: "phone_number"}, True,
+                                                         encoding="utf-8"), None)
+        imports.mark_queued(imp, ImportStatus.VALIDATING)
+        Session.commit()
+        tasks.validate_import.fn(imp.id)
+        Session.commit()
+        imp = Session.get(LeadImport, imp.id, populate_existing=True)
+        assert (imp.status, imp.error) == (ImportStatus.FAILED, "encoding")
+        Session.commit()
+    assert count_rows(owner_engine, "leads") == 0

@@ -286,3 +286,45 @@ def test_custom_fields_settings_and_directory_export(client, world, lists):
     assert "zone" not in client.get("/leads/settings").get_data(as_text=True)
     assert client.post(f"/leads/settings/fields/{field_id}/delete", data={"csrf_token": token_b}).status_code == 404
     assert "elodie" not in client.get("/leads/contacts/export.csv", query_string={"q": "Martin"}).get_data(as_text=True)
+
+
+WIZARD_CASES = [
+    # file, form fields beyond the mapping, mapping, expected inserted, a name that must appear
+    ("contacts_semicolon_utf8.csv", {"has_header": "1"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 3: "email", 6: "company"}, 4, "Élodie"),
+    ("contacts_comma_cp1252.csv", {"has_header": "1"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 3: "company", 4: "comments"}, 3, "Cœur"),
+    ("contacts_latin1_crlf.csv", {"has_header": "1"}, {0: "last_name", 1: "first_name", 2: "phone_number"}, 1, "René"),
+    ("contacts.xlsx", {"has_header": "1", "sheet": "Contacts"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 3: "email"}, 3, "Zoé"),
+    ("contacts_tab_noheader.txt", {"has_header": "0", "delimiter": "tab"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 3: "postal_code"}, 2, "Julie"),
+]
+
+
+@pytest.mark.parametrize(("filename", "extra", "mapping", "inserted", "name"), WIZARD_CASES)
+def test_wizard_each_format(client, world, lists, queued, filename, extra, mapping, inserted, name):
+    token = admin_client(client, world)
+    list_id = lists["a"].list_id
+    with open(DATA / filename, "rb") as handle:
+        response = client.post(f"/leads/lists/{list_id}/import", data={"csrf_token": token, "file": (handle, filename)},
+                               content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    mapping_url = response.headers["Location"]
+    # choosing the sheet / delimiter refreshes the preview first
+    preview = client.get(mapping_url, query_string={k: v for k, v in extra.items() if k != "has_header"})
+    assert name in preview.get_data(as_text=True)
+    form = {"csrf_token": token, "step": "validate", "strategy": "ignore", "dedup_keys": "phone",
+            "dedup_scope": "campaign", **extra, **{f"col_{i}": f for i, f in mapping.items()}}
+    response = client.post(mapping_url, data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    run_jobs(queued, world.a.id)
+    import_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    client.post(f"/leads/imports/{import_id}/start", data={"csrf_token": token, "strategy": "ignore"})
+    run_jobs(queued, world.a.id)
+    with tenant_scope(world.a.id):
+        imp = Session.get(LeadImport, import_id)
+        assert imp.status == ImportStatus.DONE, imp.error
+        assert imp.counts["inserted"] == inserted
+        Session.commit()
+    assert name in client.get(f"/leads/lists/{list_id}").get_data(as_text=True)
