@@ -1,6 +1,8 @@
-"""Regenerates the binary sample files (XLSX) of the lead-import tests; the text
-samples are written by hand. Run from the repository root:
-.venv/bin/python tests/data/make_samples.py"""
+"""Regenerates the binary sample files (XLSX, XLS) of the lead-import tests; the
+text samples are written by hand. Run from the repository root:
+.venv/bin/python tests/data/make_samples.py
+The legacy XLS file needs ``xlwt``, which is not a project dependency: it is
+written only when xlwt is importable (e.g. from a scratch virtualenv)."""
 
 import pathlib
 
@@ -36,6 +38,21 @@ def merged_xlsx() -> None:
     book.save(HERE / "merged_cells.xlsx")
 
 
+def contacts_xls() -> None:
+    try:
+        import xlwt
+    except ImportError:
+        print("xlwt not installed: contacts.xls left as it is")
+        return
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Contacts")
+    for r, row in enumerate(ROWS):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(HERE / "contacts.xls"))
+
+
 if __name__ == "__main__":
     contacts_xlsx()
     merged_xlsx()
+    contacts_xls()

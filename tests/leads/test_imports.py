@@ -79,6 +79,13 @@ def test_xlsx_chosen_sheet(world, lists):
     assert [lead.phone_number for lead in leads_of(world.a.id)] == ["+33612345678", "+33612345679", "+33781223344"]
 
 
+def test_xls_legacy_workbook(world, lists):
+    done = import_file(world.a.id, lists["a"].list_id, "contacts.xls")
+    assert done.file_format == "xls" and done.sheet == "Contacts"
+    assert done.counts["inserted"] == 3
+    assert [lead.first_name for lead in leads_of(world.a.id)] == ["Élodie", "Loïc", "Zoé"]
+
+
 def test_txt_tab_without_header(world, lists):
     imp = import_file(world.a.id, lists["a"].list_id, "contacts_tab_noheader.txt", has_header=False,
                       mapping={0: "last_name", 1: "first_name", 2: "phone_number", 3: "postal_code"})

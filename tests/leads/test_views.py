@@ -297,6 +297,7 @@ WIZARD_CASES = [
     ("contacts_latin1_crlf.csv", {"has_header": "1"}, {0: "last_name", 1: "first_name", 2: "phone_number"}, 1, "René"),
     ("contacts.xlsx", {"has_header": "1", "sheet": "Contacts"},
      {0: "last_name", 1: "first_name", 2: "phone_number", 3: "email"}, 3, "Zoé"),
+    ("contacts.xls", {"has_header": "1"}, {0: "last_name", 1: "first_name", 2: "phone_number"}, 3, "Loïc"),
     ("contacts_tab_noheader.txt", {"has_header": "0", "delimiter": "tab"},
      {0: "last_name", 1: "first_name", 2: "phone_number", 3: "postal_code"}, 2, "Julie"),
 ]
