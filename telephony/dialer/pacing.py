@@ -385,7 +385,7 @@ class PredictivePolicy:
     # Safety net only: progressive while the measured rate is over target + this margin
     # (after 50 live calls).  A guard at the target itself cost 2-3 points of occupancy:
     # the budget correction already steers, the guard just stops a runaway.
-    guard_margin: float = 0.004
+    guard_margin: float = 0.01
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
     quiet_until: float = -math.inf  # time moves every probability: asked on every tick
     _model: PacingModel | None = None
@@ -452,7 +452,7 @@ class PredictivePolicy:
         if not fits(1):
             if s.agents_idle <= len(s.outstanding_dialled_at) + s.calls_waiting and not fits(1, 2 * k + 1):
                 # even the most favourable of the coming ticks would not fit one more call
-                self.quiet_until = self._quiet_limit(s.now + LOOKAHEAD_TICKS - 0.5)
+                self.quiet_until = self._quiet_limit(s, s.now + LOOKAHEAD_TICKS - 0.5)
             return 0
         low, high = 1, 2
         while high <= cap and fits(high):
@@ -466,51 +466,53 @@ class PredictivePolicy:
                 high = mid
         return low
 
-    def _quiet_limit(self, until: float) -> float:
-        """The answer can also change when the model is rebuilt or the budget corrected."""
-        for part in (self._dial_part, self._agent_part):
-            if part is not None:
-                until = min(until, part.built_at + self.refresh_s)
+    def _quiet_limit(self, s: CampaignSnapshot, until: float) -> float:
+        """The answer can also change when a model part is due or the budget corrected."""
+        if self._dial_part is not None:
+            until = min(until, self._dial_due_at(s, self._dial_part))
+        if self._agent_part is not None:
+            until = min(until, self._agents_due_at(s, self._agent_part))
         if self._corrected_at is not None:
             until = min(until, self._corrected_at + 60.0)
         return until
 
+    def _dial_due_at(self, s: CampaignSnapshot, dial: DialPart) -> float:
+        """A minute after the last build once 30 dials are new, else after 5 minutes."""
+        enough = s.counters.dials - dial.dials_seen >= 30
+        return dial.built_at + (self.refresh_s if enough else 300.0)
+
+    def _agents_due_at(self, s: CampaignSnapshot, agents: AgentPart) -> float:
+        """A minute after the last build once 1/8 of the samples (at least 50) are new or
+        while fewer than 200 calls are known, else after 10 minutes: talk and wrap-up
+        times move slowly, and this part is the dearer one to build."""
+        talks = len(s.samples.talk_s)
+        new = s.counters.connects_human + s.counters.connects_machine - agents.connects_seen
+        enough = new >= max(50, talks // 8) or talks < 200
+        return agents.built_at + (self.refresh_s if enough else 600.0)
+
     def _current_model(self, s: CampaignSnapshot) -> PacingModel | None:
-        """Rebuild a part when it is a minute old and enough is new (30 dials, 50 agent
-        calls), or after 5 / 10 minutes anyway; building costs milliseconds, ticks are
-        every second."""
-        now, c = s.now, s.counters
+        now = s.now
         dial, agents = self._dial_part, self._agent_part
         changed = False
-        if (
-            dial is None
-            or now < dial.built_at
-            or _due(now - dial.built_at, c.dials - dial.dials_seen, 30, 300.0)
-        ):
+        if dial is None or now < dial.built_at or now >= self._dial_due_at(s, dial):
             rebuilt = build_dial_part(s)
             if rebuilt is not None:
-                dial, changed = rebuilt, True
+                self._dial_part = dial = rebuilt
+                changed = True
         if dial is None:
             return None
-        connects = c.connects_human + c.connects_machine
         if (
             agents is None
             or now < agents.built_at
             or agents.checkpoints != dial.checkpoints
-            or _due(
-                now - agents.built_at,
-                connects - agents.connects_seen,
-                max(50, len(s.samples.talk_s) // 8),
-                600.0,
-            )
-            or (len(s.samples.talk_s) < 200 and now - agents.built_at >= self.refresh_s)
+            or now >= self._agents_due_at(s, agents)
         ):
             rebuilt_agents = build_agent_part(s, dial.checkpoints)
             if rebuilt_agents is not None:
-                agents, changed = rebuilt_agents, True
+                self._agent_part = agents = rebuilt_agents
+                changed = True
         if agents is None or agents.checkpoints != dial.checkpoints:
             return None
-        self._dial_part, self._agent_part = dial, agents
         if changed or self._model is None:
             self._model = PacingModel.stack(dial, agents)
         return self._model
@@ -529,10 +531,6 @@ class PredictivePolicy:
         error = max(-3.0, min(1.0, (aim - c.abandon_rate) / aim))
         weight = min(1.0, c.live / 200.0)
         self.multiplier = max(0.05, min(4.0, self.multiplier * math.exp(self.gain * weight * error)))
-
-
-def _due(age_s: float, new_items: int, enough: int, longest_s: float) -> bool:
-    return (age_s >= 60.0 and new_items >= enough) or age_s >= longest_s
 
 
 def make_policy(

@@ -245,15 +245,38 @@ class Simulator:
     def attach(self, engine: CampaignEngine) -> None:
         self._engine = engine
 
+    def _attached(self) -> CampaignEngine:
+        if self._engine is None:
+            raise RuntimeError("attach an engine before running the simulation")
+        return self._engine
+
+    def login_agents(self, first_agent_id: int = 1) -> None:
+        engine = self._attached()
+        for agent_id in range(first_agent_id, first_agent_id + self.profile.agents):
+            engine.login(agent_id)
+
+    def advance(self, until: float) -> None:
+        """Play every backend and agent event up to ``until`` (simulated seconds), then
+        stand there.  This is how the live dialer service uses the simulator as its
+        backend (demo tenant): once a second it calls ``advance(t)`` then ``engine.tick()``."""
+        engine = self._attached()
+        heap = self._heap
+        while heap and heap[0][0] <= until:
+            at, _, code, key, payload = heapq.heappop(heap)
+            self._t = at
+            self._deliver(engine, code, key, payload)
+            deadline = engine.next_deadline()
+            if deadline is not None and deadline != self._wake_pushed:
+                self._schedule_wake(deadline)
+        self._t = max(self._t, until)
+
     def run_shift(self, first_agent_id: int = 1) -> ShiftResult:
         """Log every agent in at 0, tick every second until the shift ends, then let the
-        calls in progress finish.  Returns the shift's figures."""
-        engine = self._engine
-        if engine is None:
-            raise RuntimeError("attach an engine before running the simulation")
+        calls in progress finish.  Returns the shift's figures.  (The same steps as
+        ``advance`` + ``engine.tick()``, in one loop because it runs millions of times.)"""
+        engine = self._attached()
         p = self.profile
-        for agent_id in range(first_agent_id, first_agent_id + p.agents):
-            engine.login(agent_id)
+        self.login_agents(first_agent_id)
         heap = self._heap
         pop = heapq.heappop
         deliver = self._deliver
