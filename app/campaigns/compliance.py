@@ -100,6 +100,10 @@ class BlockReport:
     totals: dict[Reason, int]
 
     @property
+    def top_reasons(self) -> list[Reason]:
+        return sorted(self.reasons, key=lambda reason: -self.totals[reason])
+
+    @property
     def total(self) -> int:
         return sum(self.totals.values())
 

@@ -67,11 +67,10 @@
   function pageOptions(root, selected, L) {
     var select = el("select", { "data-role": "goto" });
     select.appendChild(el("option", { value: "", text: L.no_branch }));
-    root.querySelectorAll("[data-page-key]").forEach(function (page) {
-      var key = page.getAttribute("data-page-key");
-      var title = page.querySelector("[data-role='title']").value || key;
-      var option = el("option", { value: key, text: title + " (" + key + ")" });
-      if (key === selected) option.selected = true;
+    // From the content being drawn: later pages are not in the DOM yet.
+    (root.pagesIndex || []).forEach(function (page) {
+      var option = el("option", { value: page.key, text: (page.title || page.key) + " (" + page.key + ")" });
+      if (page.key === selected) option.selected = true;
       select.appendChild(option);
     });
     return select;
@@ -97,14 +96,16 @@
   }
 
   function blockItem(root, block, L) {
-    var item = el("li", { "class": "sortable-item stack-sm", "data-block": block.type });
+    var item = el("li", { "class": "sortable-item", "data-block": block.type });
+    var body = el("div", { "class": "stack-sm", style: "flex: 1; min-width: 0" });
+    item.appendChild(body);
     var header = el("div", { "class": "cluster" }, [
       el("span", { "class": "drag-handle", title: L.drag, "aria-hidden": "true", text: "⋮⋮" }),
       el("span", { "class": "badge badge-neutral", text: L[block.type] || block.type }),
       el("span", { "class": "spacer" }),
       el("button", { type: "button", "class": "btn btn-danger-ghost btn-sm", "data-action": "remove-block", text: L.delete })
     ]);
-    item.appendChild(header);
+    body.appendChild(header);
     var grid = el("div", { "class": "form-grid" });
     if (block.type === "text") {
       var text = el("textarea", { rows: "3", "data-role": "text", "aria-describedby": "" });
@@ -134,16 +135,16 @@
       grid.appendChild(labelled(L.label, el("input", { type: "text", "data-role": "label", value: block.label || "" })));
       grid.appendChild(labelled(L.status, el("input", { type: "text", maxlength: "3", "data-role": "status", value: block.status || "" })));
     }
-    item.appendChild(grid);
+    body.appendChild(grid);
     return item;
   }
 
   function pageCard(root, page, L) {
     var card = el("section", { "class": "card", "data-page-key": page.key });
-    var title = el("input", { type: "text", "data-role": "title", value: page.title || "" });
+    var title = el("input", { type: "text", "data-role": "title", value: page.title || "", style: "flex: 1; min-width: 14rem" });
     title.id = nextId("page-title");
     var header = el("div", { "class": "card-header" }, [
-      el("div", { "class": "cluster" }, [
+      el("div", { "class": "cluster", style: "flex: 1; flex-wrap: nowrap" }, [
         el("span", { "class": "drag-handle", "data-page-handle": "1", title: L.drag, "aria-hidden": "true", text: "⋮⋮" }),
         el("label", { "for": title.id, "class": "visually-hidden", text: L.title }), title,
         el("code", { "class": "text-sm", text: page.key })
@@ -193,6 +194,7 @@
 
   /* ------------------------------------------------------------- editor */
   function draw(root, content, L) {
+    root.pagesIndex = content.pages.map(function (page) { return { key: page.key, title: page.title }; });
     root.textContent = "";
     var pages = el("div", { "class": "stack", "data-pages": "1" });
     root.appendChild(pages);
