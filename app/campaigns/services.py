@@ -113,7 +113,7 @@ def create_campaign(name: str, settings: Mapping[str, object] | None = None) -> 
 
 def apply_settings(campaign: Campaign, settings: Mapping[str, object]) -> None:
     hours = settings.get("hours_data")
-    if hours is not None:
+    if hours:
         check_hours(hours)  # type: ignore[arg-type]
     name = settings.get("name")
     if name is not None and name_taken(str(name), exclude_id=campaign.id):

@@ -164,7 +164,8 @@ def _settings(form: CampaignForm) -> dict[str, object] | None:
         "name": form.name.data, "dial_mode": form.dial_mode.data, "trunk_id": form.trunk_id.data or None,
         "caller_id": caller_id, "local_presence": form.local_presence.data, "dids": list(dict.fromkeys(dids)),
         "recording": form.recording.data, "dial_order": form.dial_order.data,
-        "attempt_limit": form.attempt_limit.data, "hours_data": hours,
+        # No range on any day: the legal window alone (the engine's None), not "never".
+        "attempt_limit": form.attempt_limit.data, "hours_data": hours or None,
         "min_attempt_spacing": dt.timedelta(minutes=spacing) if spacing else None,
         "refusal_delay": dt.timedelta(days=delay) if delay else None,
         "amd": form.amd.data, "dial_speed": form.dial_speed.data,
@@ -185,10 +186,11 @@ def _save(form: CampaignForm, campaign: Campaign | None) -> Campaign | None:
             services.update_campaign(campaign, settings)
             services.set_active_lists(campaign, form.lists.data or [])
         services.set_assignments(campaign, form.agents.data or [], form.groups.data or [])
+        services.set_campaign_active(campaign, form.active.data)
         if form.voicemail.data:
+            # Last: a refused form leaves no stray file behind.
             upload = form.voicemail.data
             services.store_voicemail(campaign, upload.stream, upload.filename, _upload_root())
-        services.set_campaign_active(campaign, form.active.data)
     except services.CampaignError as error:
         # Nothing of a refused form is kept: the edge would commit what was flushed.
         Session.rollback()

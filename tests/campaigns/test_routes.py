@@ -275,3 +275,20 @@ def test_compliance_report_shows_why_leads_were_held(client, world, camps):
     html = client.get(f"/campaigns/{c.campaign_id}/compliance").get_data(as_text=True)
     assert "Pas de consentement enregistré" in html and "data-chart" in html
     assert "+33612345678" in html and NOW.year == 2026
+
+
+def test_no_hours_at_all_means_the_legal_window(client, world):
+    token = logged_in(client, world.a.users["manager"], world.password)
+    data = campaign_form(token, name="Fenêtre légale")
+    for key in [k for k in data if k.startswith("hours-")]:
+        data[key] = ""
+    assert client.post("/campaigns/new", data=data).status_code == 302
+    with tenant_scope(world.a.id):
+        assert Session.scalars(sa.select(Campaign)).one().calling_hours is None
+
+
+def test_half_filled_range_is_refused(client, world):
+    token = logged_in(client, world.a.users["manager"], world.password)
+    response = client.post("/campaigns/new", data=campaign_form(token, **{"hours-2-end2": ""}))
+    assert "Give both the start and the end." in response.get_data(as_text=True)
+    assert _count(world, Campaign) == 0
