@@ -9,6 +9,7 @@ import dramatiq
 import sqlalchemy as sa
 from periodiq import cron
 
+import app.models  # noqa: F401  (a worker loads no view: every mapper must be known)
 import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.extensions import Session
 from app.leads import imports, privacy
@@ -30,20 +31,26 @@ def _retry_when(retries: int, exception: BaseException) -> bool:
 
 
 def _run(step: Callable[[int], LeadImport | None], import_id: int, expected: tuple[str, ...]) -> None:
-    imp = Session.get(LeadImport, import_id, populate_existing=True)
-    if imp is None or imp.status not in expected:
-        if imp is not None and imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
-            return
-        raise ImportNotReadyError(str(import_id))
-    tenant_id = current_tenant_id() or imp.tenant_id
+    tenant_id = current_tenant_id()
     try:
+        imp = Session.get(LeadImport, import_id, populate_existing=True)
+        if imp is None or imp.status not in expected:
+            if imp is not None and imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
+                return
+            raise ImportNotReadyError(str(import_id))
+        tenant_id = tenant_id or imp.tenant_id
         step(import_id)
+    except ImportNotReadyError:
+        raise
     except ImportFileError as exc:
         Session.rollback()
         imports.record_failure(import_id, tenant_id, exc.code)
     except Exception as exc:
+        # whatever went wrong, the user sees a failed import rather than a progress
+        # bar that never moves; the transaction is rolled back, so no lead is kept
         Session.rollback()
-        imports.record_failure(import_id, tenant_id, f"{type(exc).__name__}: {exc}")
+        if tenant_id is not None:
+            imports.record_failure(import_id, tenant_id, f"{type(exc).__name__}: {exc}")
         raise
 
 
