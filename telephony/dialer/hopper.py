@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from app.calls.models import Call
 from app.campaigns.compliance import _LeadForCampaign as LeadForCampaign
@@ -39,16 +40,10 @@ from app.leads.redlist import blocked_numbers
 from telephony.dialer.engine import LeadToDial
 
 NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
-NEW_LEAD = sa.literal_column("'-infinity'::timestamptz")  # never dialled: first in the index
 HISTORY_WINDOW = dt.timedelta(days=31)
 REFUSED_RETRY = dt.timedelta(days=1)  # consent or red list: look again tomorrow, not every second
 RESERVATION = dt.timedelta(minutes=10)  # longer than any call; the outcome sets the real next time
 SYSTEM_FINAL = (LeadStatus.DNC.value, LeadStatus.ERASED.value)
-
-
-def ready_at() -> sa.ColumnElement:
-    """The expression the hopper index is built on (``ix_leads_hopper``)."""
-    return sa.func.coalesce(Lead.next_attempt_at, NEW_LEAD)
 
 
 class Hopper:
@@ -104,7 +99,9 @@ class Hopper:
 
     # ---------------------------------------------------------------- sources
     def _locked(self, stmt: sa.Select) -> list[Lead]:
-        return list(Session.scalars(stmt.with_for_update(skip_locked=True, of=Lead)))
+        # no eager joins: FOR UPDATE locks the leads alone, and the plan stays an index scan
+        stmt = stmt.options(so.lazyload("*")).with_for_update(skip_locked=True, of=Lead)
+        return list(Session.scalars(stmt))
 
     def _callback_leads(
         self, campaign: Campaign, list_ids: Sequence[int], final: set[str], now: dt.datetime, limit: int
@@ -148,12 +145,11 @@ class Hopper:
             sa.select(Lead)
             .where(
                 Lead.list_id.in_(list_ids),
-                ready_at() > NEW_LEAD,
-                ready_at() <= now,
+                Lead.next_attempt_at <= now,
                 Lead.status.not_in(final),
                 *self._attempt_cap(campaign),
             )
-            .order_by(Lead.priority.desc(), ready_at(), Lead.id)
+            .order_by(Lead.priority.desc(), Lead.next_attempt_at, Lead.id)
             .limit(limit)
         )
 
@@ -162,7 +158,7 @@ class Hopper:
     ) -> list[Lead]:
         stmt = sa.select(Lead).where(
             Lead.list_id.in_(list_ids),
-            ready_at() == NEW_LEAD,
+            Lead.next_attempt_at.is_(None),
             Lead.status.not_in(final),
             *self._attempt_cap(campaign),
         )
@@ -230,7 +226,7 @@ def _dial_order(campaign: Campaign) -> list[sa.ColumnElement]:
         return [Lead.postal_code.asc().nulls_last(), Lead.id]
     if order == DialOrder.OLDEST_ATTEMPT:
         return [Lead.last_attempt_at.asc().nulls_first(), Lead.id]
-    return [ready_at(), Lead.id]  # list order: the hopper index's own order
+    return [Lead.next_attempt_at.asc().nulls_first(), Lead.id]  # list order: ix_leads_hopper's order
 
 
 def _histories(phones: Sequence[str], now: dt.datetime) -> dict[str, CallHistory]:
