@@ -401,3 +401,10 @@ def next_page(version: ScriptVersion, question_key: str, answer: object) -> str 
         return None
     wanted = ("yes" if answer else "no") if isinstance(answer, bool) else str(answer)
     return next((b["page"] for b in question.get("branches", []) if b.get("answer") == wanted), None)
+
+
+def missing_status_codes(version: ScriptVersion, codes: set[str]) -> list[str]:
+    """Status codes the version's buttons set that ``codes`` (a campaign's) lacks."""
+    wanted = {block.get("status", "") for page in version.content.get("pages", [])
+              for block in page.get("blocks", []) if block.get("type") == "button"}
+    return sorted(wanted - codes)

@@ -201,10 +201,18 @@ def _save(form: CampaignForm, campaign: Campaign | None) -> Campaign | None:
     return campaign
 
 
+def _script_problems(campaign: Campaign) -> list[str]:
+    """Buttons of the campaign's script that set a status the campaign does not have."""
+    version = script_services.published_version(campaign.script) if campaign.script else None
+    if version is None:
+        return []
+    return script_services.missing_status_codes(version, {status.code for status in campaign.statuses})
+
+
 def _form_page(form: CampaignForm, campaign: Campaign | None):
     warnings = compliance_services.form_warnings(campaign, _country()) if campaign else []
     return render("campaigns/form.html", form=form, campaign=campaign, rule=rule_for(_country()),
-                  warnings=warnings, Severity=Severity,
+                  warnings=warnings, Severity=Severity, script_problems=_script_problems(campaign) if campaign else [],
                   recycle_rules=services.recycle_rules(campaign) if campaign else [],
                   clone_form=CloneForm(name=_("Copy of %(name)s", name=campaign.name)) if campaign else None)
 

@@ -292,3 +292,17 @@ def test_half_filled_range_is_refused(client, world):
     response = client.post("/campaigns/new", data=campaign_form(token, **{"hours-2-end2": ""}))
     assert "Give both the start and the end." in response.get_data(as_text=True)
     assert _count(world, Campaign) == 0
+
+
+def test_form_warns_about_script_buttons_without_status(client, world, camps):
+    c = camps["a"]
+    with tenant_scope(world.a.id):
+        script = scripts.create_script("Boutons")
+        scripts.save_draft(script, {"pages": [{"key": "p1", "title": "T", "blocks": [
+            {"type": "button", "label": "Spécial", "status": "ZZ"}]}]})
+        scripts.publish_script(script)
+        Session.get(Campaign, c.campaign_id).script_id = script.id
+        Session.commit()
+    logged_in(client, world.a.users["manager"], world.password)
+    html = client.get(f"/campaigns/{c.campaign_id}").get_data(as_text=True)
+    assert "does not have: ZZ" in html

@@ -116,3 +116,16 @@ def test_save_answers_per_call_and_version(world, script):
         draft = scripts.save_draft(script, CONTENT)
         with pytest.raises(scripts.ScriptError):
             scripts.save_answers(uuid.uuid4(), draft, {"owner": "no"})
+
+
+def test_script_buttons_missing_from_a_campaign(world, script):
+    from app.campaigns import services
+
+    with tenant_scope(world.a.id):
+        version = scripts.publish_script(script)
+        campaign = services.create_campaign("Avec script", {"script_id": script.id})
+        codes = {status.code for status in campaign.statuses}
+        assert scripts.missing_status_codes(version, codes) == []
+        services.delete_status(services.status_by_code(campaign, "VT"))
+        Session.expire(campaign, ["statuses"])
+        assert scripts.missing_status_codes(version, {s.code for s in campaign.statuses}) == ["VT"]
