@@ -152,12 +152,16 @@ def _hours(form: CampaignForm) -> dict[str, list[list[str]]] | None:
     return hours
 
 
-def _settings(form: CampaignForm) -> dict[str, object] | None:
+def _settings(form: CampaignForm, campaign: Campaign | None) -> dict[str, object] | None:
     """Service settings from a valid form, or None after putting errors on fields."""
-    caller_id = _phone(form.caller_id, form.caller_id.data.strip()) if form.caller_id.data.strip() else None
-    dids = [_phone(form.dids, line.strip()) for line in form.dids.data.splitlines() if line.strip()]
+    if services.name_taken(form.name.data, exclude_id=campaign.id if campaign else None):
+        # Checked here too so that every error of the form shows at once.
+        form.name.errors.append(_("Another campaign already has this name."))
+    raw_caller_id = (form.caller_id.data or "").strip()
+    caller_id = _phone(form.caller_id, raw_caller_id) if raw_caller_id else None
+    dids = [_phone(form.dids, line.strip()) for line in (form.dids.data or "").splitlines() if line.strip()]
     hours = _hours(form)
-    if form.caller_id.errors or form.dids.errors or hours is None:
+    if form.name.errors or form.caller_id.errors or form.dids.errors or hours is None:
         return None
     spacing, delay = form.min_spacing_minutes.data, form.refusal_delay_days.data
     return {
@@ -176,7 +180,7 @@ def _settings(form: CampaignForm) -> dict[str, object] | None:
 
 
 def _save(form: CampaignForm, campaign: Campaign | None) -> Campaign | None:
-    settings = _settings(form)
+    settings = _settings(form, campaign)
     if settings is None:
         return None
     try:

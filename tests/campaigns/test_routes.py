@@ -306,3 +306,13 @@ def test_form_warns_about_script_buttons_without_status(client, world, camps):
     logged_in(client, world.a.users["manager"], world.password)
     html = client.get(f"/campaigns/{c.campaign_id}").get_data(as_text=True)
     assert "does not have: ZZ" in html
+
+
+def test_minimal_post_without_optional_fields(client, world):
+    token = logged_in(client, world.a.users["manager"], world.password)
+    data = {"csrf_token": token, "name": "Minimal", "dial_mode": "MANUEL", "trunk_id": "0", "dial_order": "random",
+            "dial_speed": "0", "abandon_target_pct": "3", "script_id": "0", "pause_mode": "disabled"}
+    assert client.post("/campaigns/new", data=data).status_code == 302
+    with tenant_scope(world.a.id):
+        campaign = Session.scalars(sa.select(Campaign)).one()
+        assert (campaign.caller_id, campaign.dids, campaign.calling_hours) == (None, [], None)
