@@ -382,10 +382,11 @@ class PredictivePolicy:
     gain: float = 0.35  # per-minute correction strength (log scale)
     refresh_s: float = 60.0  # a model part is rebuilt at most this often, when enough is new
     max_lines_per_agent: float = 5.0
-    # Safety net only: progressive while the measured rate is over target + this margin
-    # (after 50 live calls).  A guard at the target itself cost 2-3 points of occupancy:
-    # the budget correction already steers, the guard just stops a runaway.
-    guard_margin: float = 0.01
+    # Safety net: progressive while the measured rate is over target x (1 + this), after
+    # 50 live calls.  A guard at the target itself cost 2-3 points of occupancy (the
+    # budget correction already steers); relative, because a 1 % target has few abandons
+    # per shift and so the widest relative swings.
+    guard_fraction: float = 1 / 3
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
     quiet_until: float = -math.inf  # time moves every probability: asked on every tick
     _model: PacingModel | None = None
@@ -411,7 +412,7 @@ class PredictivePolicy:
         self._correct_budget(snapshot)
         model = self._current_model(snapshot)
         c = snapshot.counters
-        if model is None or (c.live >= 50 and c.abandon_rate > self.target + self.guard_margin):
+        if model is None or (c.live >= 50 and c.abandon_rate > self.target * (1 + self.guard_fraction)):
             return floor
         return max(floor, self._model_calls(snapshot, model))
 

@@ -21,15 +21,19 @@ def simulate(
 
 
 def test_predictive_stays_under_its_abandon_target_and_beats_progressive():
-    progressive, _ = simulate(DialMode.PROGRESSIF, TWO_HOURS)
-    predictive, engine = simulate(DialMode.AUTOMATIQUE2, TWO_HOURS)
-    assert progressive.abandoned == 0
-    assert predictive.live > 600
-    assert predictive.abandon_rate <= 0.02
-    assert predictive.human_talk_s > 1.05 * progressive.human_talk_s
-    # every abandoned call heard its message within the 2 s window
-    assert predictive.messages == predictive.abandoned and predictive.late_messages == 0
-    assert engine.calls == {}  # every call ended and was handed over
+    progressive = [simulate(DialMode.PROGRESSIF, TWO_HOURS, seed)[0] for seed in (1, 2, 3)]
+    runs = [simulate(DialMode.AUTOMATIQUE2, TWO_HOURS, seed) for seed in (1, 2, 3)]
+    predictive = [result for result, _ in runs]
+    live = sum(r.live for r in predictive)
+    assert live > 2000 and sum(r.abandoned for r in progressive) == 0
+    # the benchmark's criteria: pooled under the target, no shift 0.5 point over it
+    assert sum(r.abandoned for r in predictive) / live <= 0.02
+    assert max(r.abandon_rate for r in predictive) <= 0.025
+    assert sum(r.human_talk_s for r in predictive) > 1.05 * sum(r.human_talk_s for r in progressive)
+    for result, engine in runs:
+        # every abandoned call heard its message within the 2 s window
+        assert result.messages == result.abandoned and result.late_messages == 0
+        assert engine.calls == {}  # every call ended and was handed over
 
 
 def test_simulation_is_deterministic_for_a_seed():
