@@ -103,6 +103,8 @@
       el("span", { "class": "drag-handle", title: L.drag, "aria-hidden": "true", text: "⋮⋮" }),
       el("span", { "class": "badge badge-neutral", text: L[block.type] || block.type }),
       el("span", { "class": "spacer" }),
+      el("button", { type: "button", "class": "btn btn-ghost btn-sm btn-icon", "data-action": "move-up", "aria-label": L.up, title: L.up, text: "↑" }),
+      el("button", { type: "button", "class": "btn btn-ghost btn-sm btn-icon", "data-action": "move-down", "aria-label": L.down, title: L.down, text: "↓" }),
       el("button", { type: "button", "class": "btn btn-danger-ghost btn-sm", "data-action": "remove-block", text: L.delete })
     ]);
     body.appendChild(header);
@@ -262,10 +264,30 @@
       refreshEmpty(root);
       var first = item.querySelector("textarea, input");
       if (first) first.focus();
+    } else if (action === "move-up" || action === "move-down") {
+      // Keyboard alternative to dragging: move within the page, then across pages.
+      var moving = button.closest("li");
+      moveBlock(root, moving, action === "move-up" ? -1 : 1);
+      button.focus();
     } else if (action === "remove-block") {
       button.closest("li").remove();
       refreshEmpty(root);
     }
+  }
+
+  function moveBlock(root, item, step) {
+    var list = item.parentNode;
+    var sibling = step < 0 ? item.previousElementSibling : item.nextElementSibling;
+    if (sibling) {
+      list.insertBefore(item, step < 0 ? sibling : sibling.nextElementSibling);
+    } else {
+      var lists = Array.prototype.slice.call(root.querySelectorAll("[data-blocks]"));
+      var target = lists[lists.indexOf(list) + step];
+      if (!target) return;
+      if (step < 0) target.appendChild(item);
+      else target.insertBefore(item, target.firstElementChild);
+    }
+    refreshEmpty(root);
   }
 
   function onChange(root, L, evt) {
