@@ -13,6 +13,8 @@ _lock = threading.Lock()
 
 
 def boot(config: Config) -> Config:
+    import app.models  # noqa: F401  (every mapper known before the first query)
+
     _current["config"] = config
     extensions.init_db(config.DATABASE_URL, config.APP_DB_ROLE, config.APP_DB_PASSWORD)
     extensions.init_redis(config.REDIS_URL)

@@ -60,12 +60,11 @@ def upgrade() -> None:
     op.create_index("ix_calls_open", "calls", ["tenant_id", "campaign_id"], postgresql_where=sa.text("ended_at IS NULL"))
     for statement in rls_statements("calls"):
         op.execute(statement)
-    # The hopper walks each list in "ready" order: never-dialled leads first (in list
-    # order), then by the time they become dialable again. A range scan of this index
-    # yields exactly the leads due now, so a refill costs what it takes, not the list size.
-    op.execute(
-        "CREATE INDEX ix_leads_hopper ON leads (list_id, (COALESCE(next_attempt_at, '-infinity'::timestamptz)), id)"
-    )
+    # The hopper walks each list in "ready" order: never-dialled leads (NULL) first in
+    # list order, then by the time they become dialable again; a range scan yields exactly
+    # the leads due now. Plain columns on purpose: under row-level security PostgreSQL
+    # only uses index conditions made of leakproof operators, which COALESCE is not.
+    op.execute("CREATE INDEX ix_leads_hopper ON leads (list_id, next_attempt_at NULLS FIRST, id)")
 
 
 def downgrade() -> None:
