@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from telephony.dialer.engine import CampaignEngine
 from telephony.dialer.simulator import _DISPOSITION, ShiftProfile, Simulator
@@ -27,9 +27,17 @@ class LiveSimulator(Simulator):
     """``pump(t)`` delivers every event due up to ``t`` seconds (service clock)."""
 
     def __init__(
-        self, profile: ShiftProfile, seed: int, human_codes: Sequence[str] = (), machine_code: str = "REP"
+        self,
+        profile: ShiftProfile,
+        seed: int,
+        human_codes: Sequence[str] = (),
+        machine_code: str = "REP",
+        virtual_agents: Set[int] | None = None,
     ) -> None:
         super().__init__(profile, seed)
+        # None: every agent is simulated; otherwise only these, the others are people
+        # who disposition (and may hang up) from their own screen
+        self._virtual = virtual_agents
         self._human_codes = list(human_codes) or ["INJ"]
         self._machine_code = machine_code
         self._pick = random.Random(seed + 1)
@@ -57,6 +65,8 @@ class LiveSimulator(Simulator):
     def _deliver(self, engine: CampaignEngine, code: int, key: object, payload: object) -> None:
         if code == _DISPOSITION:
             agent_id, is_machine = payload  # type: ignore[misc]
+            if self._virtual is not None and agent_id not in self._virtual:
+                return  # a real agent closes the wrap-up from their screen
             status = self._machine_code if is_machine else self._pick.choice(self._human_codes)
             if agent_id in engine.agents:  # a virtual agent may have been logged out meanwhile
                 engine.disposition(agent_id, status, is_machine=is_machine)

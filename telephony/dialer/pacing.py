@@ -382,10 +382,11 @@ class PredictivePolicy:
     gain: float = 0.35  # per-minute correction strength (log scale)
     refresh_s: float = 60.0  # a model part is rebuilt at most this often, when enough is new
     max_lines_per_agent: float = 5.0
-    # Safety net: progressive while the measured rate is over target x (1 + this), after
-    # 50 live calls.  A guard at the target itself cost 2-3 points of occupancy (the
-    # budget correction already steers); relative, because a 1 % target has few abandons
-    # per shift and so the widest relative swings.
+    # Safety net: progressive while the measured rate is over target + min(0.4 point,
+    # target / 3), after 50 live calls: inside the "no shift 0.5 point over" rule, and
+    # tighter for a 1 % target whose few abandons per shift swing the most.  A guard at
+    # the target itself cost 2-3 points of occupancy: the budget correction steers.
+    guard_points: float = 0.004
     guard_fraction: float = 1 / 3
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
     quiet_until: float = -math.inf  # time moves every probability: asked on every tick
@@ -412,7 +413,8 @@ class PredictivePolicy:
         self._correct_budget(snapshot)
         model = self._current_model(snapshot)
         c = snapshot.counters
-        if model is None or (c.live >= 50 and c.abandon_rate > self.target * (1 + self.guard_fraction)):
+        guard = self.target + min(self.guard_points, self.target * self.guard_fraction)
+        if model is None or (c.live >= 50 and c.abandon_rate > guard):
             return floor
         return max(floor, self._model_calls(snapshot, model))
 

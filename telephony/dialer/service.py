@@ -23,8 +23,9 @@ from app.auth.models import Role, User
 from app.campaigns.models import Campaign
 from app.campaigns.models import DialMode as CampaignDialMode
 from app.extensions import Session, engine
+from app.realtime import bus
 from telephony.callcontrol import CallControl, OriginateRequest
-from telephony.dialer.calls import CallRecord
+from telephony.dialer.calls import AgentState, CallRecord, IllegalTransition
 from telephony.dialer.engine import CampaignEngine, CampaignSettings, MachineAction
 from telephony.dialer.hopper import Hopper
 from telephony.dialer.live import DEMO_PROFILE, LiveSimulator
@@ -113,7 +114,10 @@ class CampaignRunner:
         human_codes = [s.code for s in campaign.statuses if not s.system and not s.answering_machine] or [
             "INJ"
         ]
-        self.backend = LiveSimulator(DEMO_PROFILE, seed, human_codes=human_codes)
+        self.virtual_agents = set(virtual_agents)
+        self.backend = LiveSimulator(
+            DEMO_PROFILE, seed, human_codes=human_codes, virtual_agents=self.virtual_agents
+        )
         self.backend.set_time(clock())
         control = _RecordingControl(self.backend, "simulated", self.wall_now)
         self.engine = CampaignEngine(
@@ -125,6 +129,8 @@ class CampaignRunner:
         )
         self.backend.attach(self.engine)
         self._last_tick = -1.0
+        self._published: dict[int, tuple] = {}
+        self._pending_logout: set[int] = set()
         for agent_id in virtual_agents:
             self.engine.login(agent_id)
 
@@ -143,10 +149,13 @@ class CampaignRunner:
         now = self._clock()
         with tenant_scope(self.tenant_id):
             try:
+                self.backend.set_time(now)
+                self.apply_commands(bus.pop_commands(self.campaign_id))
                 self.backend.pump(now)
-                if now - self._last_tick >= 1.0:
+                ticked = now - self._last_tick >= 1.0
+                if ticked:
                     self._last_tick = now
-                    self.backend.set_time(now)
+                    self.check_presence()
                     self.engine.tick()
                 Session.commit()
             except Exception:
@@ -154,6 +163,130 @@ class CampaignRunner:
                 raise
             finally:
                 Session.remove()
+        self.publish_agents()
+        if ticked:
+            bus.publish_campaign(self.tenant_id, self.campaign_id, self.stats())
+
+    # ------------------------------------------------------------ agents
+    def apply_commands(self, commands: list[bus.AgentCommand]) -> None:
+        """Apply the agents' actions in order. A command that does not fit the agent's
+        state (a disposition clicked twice, a pause during a call) changes nothing and
+        is reported to that agent's page."""
+        for command in commands:
+            if command.tenant_id != self.tenant_id or command.campaign_id != self.campaign_id:
+                continue  # never act on another tenant's agent, whatever the list held
+            try:
+                self._apply(command)
+            except IllegalTransition as refused:
+                bus.publish(
+                    self.tenant_id,
+                    {
+                        "type": "refused",
+                        "agent_id": command.agent_id,
+                        "command": command.kind,
+                        "reason": str(refused),
+                    },
+                )
+
+    def _apply(self, command: bus.AgentCommand) -> None:
+        engine = self.engine
+        agent_id = command.agent_id
+        if command.kind == "login":
+            if agent_id not in engine.agents:
+                engine.login(agent_id)
+            self._pending_logout.discard(agent_id)
+        elif command.kind == "ready":
+            engine.resume(agent_id)
+        elif command.kind == "pause":
+            engine.pause(agent_id, command.pause_code or "PAUSE")
+        elif command.kind == "disposition":
+            agent = engine.agents.get(agent_id)
+            if agent is None or (command.call_id and agent.call_id != command.call_id):
+                raise IllegalTransition("this call is already closed")
+            engine.disposition(agent_id, command.status or "INJ", pause_code=command.pause_code)
+            self._logout_if_pending(agent_id)
+        elif command.kind == "hangup":
+            agent = engine.agents.get(agent_id)
+            if agent is None or agent.call_id is None or agent.state is not AgentState.IN_CALL:
+                raise IllegalTransition("no call to hang up")
+            self.backend.hangup(agent.call_id)
+        elif command.kind == "logout":
+            self._pending_logout.add(agent_id)
+            self._logout_if_pending(agent_id)
+
+    def _logout_if_pending(self, agent_id: int) -> None:
+        """Log out now if idle; an agent in a call or wrap-up is logged out once the
+        call is dispositioned (the customer is never cut off by a logout)."""
+        agent = self.engine.agents.get(agent_id)
+        if agent_id not in self._pending_logout or agent is None:
+            return
+        if agent.state in (AgentState.READY, AgentState.PAUSED):
+            self.engine.logout(agent_id)
+            self._pending_logout.discard(agent_id)
+
+    def check_presence(self) -> None:
+        """An agent whose page is gone (no heartbeat within the grace period) is logged
+        out: idle at once, otherwise when the current call is dispositioned."""
+        for agent_id in list(self.engine.agents):
+            if agent_id in self.virtual_agents or bus.is_alive(self.tenant_id, agent_id):
+                continue
+            self._pending_logout.add(agent_id)
+            self._logout_if_pending(agent_id)
+
+    def publish_agents(self) -> None:
+        engine = self.engine
+        seen = set()
+        for agent_id, agent in engine.agents.items():
+            seen.add(agent_id)
+            call = engine.calls.get(agent.call_id) if agent.call_id else None
+            key = (agent.state, agent.since, agent.pause_code, agent.call_id)
+            if self._published.get(agent_id) == key:
+                continue
+            self._published[agent_id] = key
+            bus.publish_agent(
+                self.tenant_id,
+                agent_id,
+                {
+                    "state": str(agent.state),
+                    "since": self.wall(agent.since).timestamp(),
+                    "campaign_id": self.campaign_id,
+                    "pause_code": agent.pause_code or "",
+                    "call_id": agent.call_id or "",
+                    "lead_id": call.lead_id if call and call.lead_id else "",
+                    "phone": call.destination if call else "",
+                    "virtual": int(agent_id in self.virtual_agents),
+                },
+            )
+        for agent_id in set(self._published) - seen:
+            del self._published[agent_id]
+            bus.publish_agent(
+                self.tenant_id, agent_id, {"state": "logged_out", "campaign_id": self.campaign_id}
+            )
+
+    def stats(self) -> dict[str, float | int]:
+        snap = self.engine.snapshot()
+        counters = snap.counters
+        states = [a.state for a in self.engine.agents.values()]
+        answered = counters.live + counters.machines_detected
+        busy = len(snap.in_call_since) + len(snap.wrap_up_since)
+        return {
+            "agents": len(states),
+            "ready": states.count(AgentState.READY),
+            "paused": states.count(AgentState.PAUSED),
+            "in_call": states.count(AgentState.IN_CALL),
+            "ringing": states.count(AgentState.RINGING),
+            "wrap_up": states.count(AgentState.WRAP_UP),
+            "dialling": len(snap.outstanding_dialled_at),
+            "waiting": snap.calls_waiting,
+            "dials": counters.dials,
+            "answered": answered,
+            "abandoned": counters.abandoned,
+            "abandon_rate": round(100.0 * counters.abandoned / counters.live, 2) if counters.live else 0.0,
+            "answer_rate": round(100.0 * answered / counters.dials, 1) if counters.dials else 0.0,
+            "dial_level": round(len(snap.outstanding_dialled_at) / busy, 2) if busy else 0.0,
+            "mode": str(self.engine.settings.mode),
+            "updated_at": round(time.time(), 3),
+        }
 
 
 @dataclass
@@ -246,6 +379,7 @@ class DialerService:
         held = self.held.pop(campaign_id, None)
         if held is None:
             return
+        bus.clear_campaign(held.runner.tenant_id, campaign_id, held.runner.engine.agents)
         try:
             held.lock.execute(
                 sa.text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": campaign_id}
