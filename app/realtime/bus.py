@@ -1,0 +1,179 @@
+"""The live bus between the web and the dialer service, on Redis.
+
+- Commands (web → dialer): an agent's actions for a campaign (login, ready, pause,
+  disposition, hangup, logout) are pushed on the campaign's command list; the
+  process that holds the campaign (advisory lock) pops and applies them each step.
+- State (dialer → web): the dialer keeps each agent's state and each campaign's live
+  counters in Redis hashes (the wallboard reads these, never the calls table), and
+  publishes every change on the tenant's channel for Server-Sent Events.
+- Presence: the agent's page refreshes a short-lived key (heartbeat over its SSE
+  stream) and the softphone reports its registration; the dialer logs out an agent
+  whose page is gone and does not present calls to one whose phone is down.
+
+Keys carry the tenant id: a page subscribes only to its own tenant's channel.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+from app.extensions import redis
+
+PREFIX = "carillon:rt"
+PRESENCE_TTL_S = 30  # the page beats every 10 s; three misses and the agent is gone
+PHONE_TTL_S = 45
+
+
+def events_channel(tenant_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:events"
+
+
+def agent_key(tenant_id: int, agent_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:agent:{agent_id}"
+
+
+def agents_set(tenant_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:agents"
+
+
+def campaign_key(tenant_id: int, campaign_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:campaign:{campaign_id}"
+
+
+def campaigns_set(tenant_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:campaigns"
+
+
+def commands_key(campaign_id: int) -> str:
+    return f"{PREFIX}:commands:campaign:{campaign_id}"
+
+
+def presence_key(tenant_id: int, agent_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:alive:{agent_id}"
+
+
+def phone_key(tenant_id: int, agent_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:phone:{agent_id}"
+
+
+# ------------------------------------------------------------------ commands
+COMMAND_KINDS = frozenset({"login", "ready", "pause", "disposition", "hangup", "logout"})
+
+
+@dataclass(frozen=True)
+class AgentCommand:
+    kind: str
+    tenant_id: int
+    campaign_id: int
+    agent_id: int
+    pause_code: str | None = None
+    status: str | None = None  # disposition code
+    call_id: str | None = None  # the call a disposition or hangup is about
+    sent_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if self.kind not in COMMAND_KINDS:
+            raise ValueError(f"unknown agent command {self.kind!r}")
+
+
+def send_command(command: AgentCommand) -> None:
+    redis().rpush(commands_key(command.campaign_id), json.dumps(asdict(command)))
+
+
+def pop_commands(campaign_id: int, limit: int = 200) -> list[AgentCommand]:
+    key = commands_key(campaign_id)
+    pipe = redis().pipeline()
+    pipe.lrange(key, 0, limit - 1)
+    pipe.ltrim(key, limit, -1)
+    raw, _ = pipe.execute()
+    return [AgentCommand(**json.loads(item)) for item in raw]
+
+
+# --------------------------------------------------------------------- state
+def publish(tenant_id: int, event: dict) -> None:
+    redis().publish(events_channel(tenant_id), json.dumps(event, default=str))
+
+
+def publish_agent(tenant_id: int, agent_id: int, state: dict) -> None:
+    """Store the agent's state (the source of truth the pages resynchronise from) and
+    announce it. ``state`` holds strings and numbers only."""
+    r = redis()
+    pipe = r.pipeline()
+    key = agent_key(tenant_id, agent_id)
+    if state.get("state") == "logged_out":
+        pipe.delete(key)
+        pipe.srem(agents_set(tenant_id), agent_id)
+    else:
+        pipe.delete(key)
+        pipe.hset(key, mapping={k: "" if v is None else v for k, v in state.items()})
+        pipe.sadd(agents_set(tenant_id), agent_id)
+    pipe.publish(events_channel(tenant_id), json.dumps({"type": "agent", "agent_id": agent_id, **state},
+                                                       default=str))
+    pipe.execute()
+
+
+def publish_campaign(tenant_id: int, campaign_id: int, stats: dict) -> None:
+    r = redis()
+    pipe = r.pipeline()
+    pipe.hset(campaign_key(tenant_id, campaign_id), mapping=stats)
+    pipe.sadd(campaigns_set(tenant_id), campaign_id)
+    pipe.publish(events_channel(tenant_id), json.dumps({"type": "campaign", "campaign_id": campaign_id, **stats}))
+    pipe.execute()
+
+
+def agent_state(tenant_id: int, agent_id: int) -> dict[str, str]:
+    state = redis().hgetall(agent_key(tenant_id, agent_id))
+    return state or {"state": "logged_out"}
+
+
+def all_agents(tenant_id: int) -> dict[int, dict[str, str]]:
+    r = redis()
+    ids = sorted(int(i) for i in r.smembers(agents_set(tenant_id)))
+    pipe = r.pipeline()
+    for agent_id in ids:
+        pipe.hgetall(agent_key(tenant_id, agent_id))
+    return {agent_id: state for agent_id, state in zip(ids, pipe.execute(), strict=True) if state}
+
+
+def all_campaigns(tenant_id: int) -> dict[int, dict[str, str]]:
+    r = redis()
+    ids = sorted(int(i) for i in r.smembers(campaigns_set(tenant_id)))
+    pipe = r.pipeline()
+    for campaign_id in ids:
+        pipe.hgetall(campaign_key(tenant_id, campaign_id))
+    return {cid: stats for cid, stats in zip(ids, pipe.execute(), strict=True) if stats}
+
+
+def clear_campaign(tenant_id: int, campaign_id: int, agent_ids: Iterable[int]) -> None:
+    """The dialer stops driving a campaign: its live rows disappear from the wallboard."""
+    r = redis()
+    pipe = r.pipeline()
+    pipe.delete(campaign_key(tenant_id, campaign_id))
+    pipe.srem(campaigns_set(tenant_id), campaign_id)
+    for agent_id in agent_ids:
+        pipe.delete(agent_key(tenant_id, agent_id))
+        pipe.srem(agents_set(tenant_id), agent_id)
+    pipe.execute()
+
+
+# ------------------------------------------------------------------ presence
+def mark_alive(tenant_id: int, agent_id: int) -> None:
+    redis().set(presence_key(tenant_id, agent_id), int(time.time()), ex=PRESENCE_TTL_S)
+
+
+def is_alive(tenant_id: int, agent_id: int) -> bool:
+    return bool(redis().exists(presence_key(tenant_id, agent_id)))
+
+
+def set_phone_registered(tenant_id: int, agent_id: int, registered: bool) -> None:
+    if registered:
+        redis().set(phone_key(tenant_id, agent_id), int(time.time()), ex=PHONE_TTL_S)
+    else:
+        redis().delete(phone_key(tenant_id, agent_id))
+
+
+def phone_registered(tenant_id: int, agent_id: int) -> bool:
+    return bool(redis().exists(phone_key(tenant_id, agent_id)))
