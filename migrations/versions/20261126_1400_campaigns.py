@@ -22,6 +22,19 @@ TENANT_TABLES = ["scripts", "script_versions", "campaign_agents", "campaign_grou
                  "pause_codes", "script_answers", "callbacks", "compliance_blocks", "dial_attempts"]
 
 
+FROZEN_VERSION_FUNCTION = """
+CREATE OR REPLACE FUNCTION script_versions_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.published_at IS NOT NULL AND (NEW.content IS DISTINCT FROM OLD.content
+            OR NEW.published_at IS DISTINCT FROM OLD.published_at OR NEW.number <> OLD.number
+            OR NEW.script_id <> OLD.script_id) THEN
+        RAISE EXCEPTION 'script version % is published and cannot change', OLD.id;
+    END IF;
+    RETURN NEW;
+END $$
+"""
+
+
 def upgrade() -> None:
     op.create_table('scripts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -204,9 +217,16 @@ def upgrade() -> None:
     for table in TENANT_TABLES:
         for statement in rls_statements(table):
             op.execute(statement)
+    # Calls point at the version they used: a published one must never change, even
+    # through SQL that skips the services.
+    op.execute(FROZEN_VERSION_FUNCTION)
+    op.execute("CREATE TRIGGER script_versions_frozen BEFORE UPDATE ON script_versions "
+               "FOR EACH ROW EXECUTE FUNCTION script_versions_frozen()")
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS script_versions_frozen ON script_versions")
+    op.execute("DROP FUNCTION IF EXISTS script_versions_frozen()")
     for name in ("dial_speed", "abandon_target", "attempt_limit"):
         op.drop_constraint(op.f(f"ck_campaigns_{name}"), "campaigns", type_="check")
     op.drop_constraint(op.f('fk_campaigns_trunk_id_trunks'), 'campaigns', type_='foreignkey')

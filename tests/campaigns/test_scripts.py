@@ -129,3 +129,15 @@ def test_script_buttons_missing_from_a_campaign(world, script):
         services.delete_status(services.status_by_code(campaign, "VT"))
         Session.expire(campaign, ["statuses"])
         assert scripts.missing_status_codes(version, {s.code for s in campaign.statuses}) == ["VT"]
+
+
+def test_database_refuses_to_change_a_published_version(world, script):
+    import sqlalchemy as sa
+
+    with tenant_scope(world.a.id):
+        version = scripts.publish_script(script)
+        Session.commit()
+        with pytest.raises(sa.exc.DBAPIError, match="is published and cannot change"):
+            Session.execute(sa.text("UPDATE script_versions SET content = '{}'::jsonb WHERE id = :id"),
+                            {"id": version.id})
+        Session.rollback()
