@@ -476,8 +476,9 @@ _IN_FILE_KEYS = {
 }
 _DB_MATCH = {
     "phone": ("l.phone_number = s.phone_number", "s.phone_number IS NOT NULL"),
-    "email": ("lower(l.email) = s.email", "s.email IS NOT NULL"),
-    "name": ("lower(l.last_name) = lower(s.last_name) AND lower(l.first_name) = lower(s.first_name)",
+    # the *_key columns are lower-case copies; see the indexes of Lead for why
+    "email": ("l.email_key = s.email", "s.email IS NOT NULL"),
+    "name": ("l.last_name_key = lower(s.last_name) AND l.first_name_key = lower(s.first_name)",
              "s.last_name IS NOT NULL AND s.first_name IS NOT NULL"),
 }
 

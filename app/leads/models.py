@@ -48,12 +48,17 @@ class Lead(TenantScoped, Base):
                                 ondelete="CASCADE"),
         sa.Index("ix_leads_selection", "list_id", "status", "next_attempt_at"),
         sa.Index("ix_leads_tenant_phone", "tenant_id", "phone_number"),
-        sa.Index("ix_leads_tenant_email", "tenant_id", sa.text("lower(email)"),
-                 postgresql_where=sa.text("email IS NOT NULL")),
-        sa.Index("ix_leads_tenant_name", "tenant_id", sa.text("lower(last_name) text_pattern_ops"),
-                 sa.text("lower(first_name) text_pattern_ops")),
-        sa.Index("ix_leads_tenant_company", "tenant_id", sa.text("lower(company) text_pattern_ops"),
-                 postgresql_where=sa.text("company IS NOT NULL")),
+        # Searches go through the *_key columns, never through lower(...) in the
+        # query: under row-level security PostgreSQL uses an index only for
+        # leakproof operators, and lower() and LIKE are not. Prefix searches use the
+        # text_pattern_ops range operators (~>=~, ~<~), which are.
+        sa.Index("ix_leads_tenant_email", "tenant_id", "email_key",
+                 postgresql_where=sa.text("email_key IS NOT NULL")),
+        sa.Index("ix_leads_tenant_name", "tenant_id", "last_name_key", "first_name_key",
+                 postgresql_ops={"last_name_key": "text_pattern_ops", "first_name_key": "text_pattern_ops"}),
+        sa.Index("ix_leads_tenant_company", "tenant_id", "company_key",
+                 postgresql_ops={"company_key": "text_pattern_ops"},
+                 postgresql_where=sa.text("company_key IS NOT NULL")),
         sa.Index("ix_leads_tenant_vendor_code", "tenant_id", "vendor_lead_code"),
     )
 
@@ -78,6 +83,11 @@ class Lead(TenantScoped, Base):
     postal_code: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     country_code: so.Mapped[str] = so.mapped_column(sa.String(2), default="FR", server_default="FR")
     comments: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # lower-cased copies kept by PostgreSQL, for indexed searches (see the indexes)
+    last_name_key: so.Mapped[str | None] = so.mapped_column(sa.Text, sa.Computed("lower(last_name)", persisted=True))
+    first_name_key: so.Mapped[str | None] = so.mapped_column(sa.Text, sa.Computed("lower(first_name)", persisted=True))
+    company_key: so.Mapped[str | None] = so.mapped_column(sa.Text, sa.Computed("lower(company)", persisted=True))
+    email_key: so.Mapped[str | None] = so.mapped_column(sa.Text, sa.Computed("lower(email)", persisted=True))
     vendor_lead_code: so.Mapped[str] = so.mapped_column(sa.String(64))
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default=LeadStatus.NEW, server_default="NEW")
     user_aff: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))

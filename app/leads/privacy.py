@@ -39,7 +39,7 @@ PRIORITY_VALUES = {RecyclePriority.HIGH: 10, RecyclePriority.NORMAL: 0, RecycleP
 def same_person(lead: Lead) -> sa.Select:
     conditions = [Lead.phone_number == lead.phone_number]
     if lead.email:
-        conditions.append(sa.func.lower(Lead.email) == lead.email.lower())
+        conditions.append(Lead.email_key == lead.email.lower())
     return sa.select(Lead).where(sa.or_(*conditions)).order_by(Lead.id)
 
 

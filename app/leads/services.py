@@ -71,6 +71,10 @@ def set_list_active(lead_list: LeadList, active: bool) -> None:
     Session.flush()
 
 
+def all_lists() -> list[LeadList]:
+    return list(Session.scalars(sa.select(LeadList).join(LeadList.campaign).order_by(Campaign.name, LeadList.name)))
+
+
 def lists_with_counts() -> list[tuple[LeadList, int]]:
     counts = dict(Session.execute(sa.select(Lead.list_id, sa.func.count()).group_by(Lead.list_id)).all())
     lists = Session.scalars(sa.select(LeadList).join(LeadList.campaign).order_by(Campaign.name, LeadList.name))
@@ -233,6 +237,31 @@ def lead_row(lead: Lead) -> list[object]:
 # --------------------------------------------------------------------------- directory (L5)
 
 
+def starts_with(column: sa.ColumnElement[str], prefix: str) -> sa.ColumnElement[bool]:
+    """``column`` starts with ``prefix`` (both lower-case), written as a byte-order
+    range with the text_pattern_ops operators: unlike LIKE they are leakproof, so
+    PostgreSQL can use the index under row-level security."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return sa.and_(column.op("~>=~")(prefix), column.op("~<~")(upper))
+
+
+def _name_condition(text: str) -> sa.ColumnElement[bool]:
+    """Name or company search, each branch matching an index (``ix_leads_tenant_name``
+    leads with the last name, ``ix_leads_tenant_company`` is partial): one word is a
+    last-name or company prefix; two words are a last name and a first-name prefix,
+    in either order."""
+    text = text.lower()
+    words = text.split()
+    branches = [sa.and_(Lead.company_key.is_not(None), starts_with(Lead.company_key, text))]
+    if len(words) == 2:
+        a, b = words
+        branches += [sa.and_(Lead.last_name_key == a, starts_with(Lead.first_name_key, b)),
+                     sa.and_(Lead.last_name_key == b, starts_with(Lead.first_name_key, a))]
+    else:
+        branches.append(starts_with(Lead.last_name_key, text))
+    return sa.or_(*branches)
+
+
 @dataclass
 class DirectoryQuery:
     text: str = ""
@@ -247,12 +276,9 @@ class DirectoryQuery:
             if phone:
                 stmt = stmt.where(sa.or_(Lead.phone_number == phone, Lead.alt_phone == phone))
             elif "@" in text:
-                stmt = stmt.where(sa.func.lower(Lead.email) == text.lower())
+                stmt = stmt.where(Lead.email_key == text.lower())
             else:
-                prefix = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                stmt = stmt.where(sa.or_(sa.func.lower(Lead.last_name).like(prefix),
-                                         sa.func.lower(Lead.first_name).like(prefix),
-                                         sa.func.lower(Lead.company).like(prefix)))
+                stmt = stmt.where(_name_condition(text))
         if self.status:
             stmt = stmt.where(Lead.status == self.status.upper())
         if self.campaign_id:

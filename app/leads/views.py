@@ -138,7 +138,7 @@ def list_detail(list_id: int):
     args = lead_filter.as_args()
     next_url = url_for("leads.list_detail", list_id=list_id, after=page.next_after, **args) if page.next_after else None
     prev_url = url_for("leads.list_detail", list_id=list_id, before=page.prev_before, **args) if page.prev_before else None
-    other_lists = [row for row, _count in services.lists_with_counts() if row.id != lead_list.id]
+    other_lists = [row for row in services.all_lists() if row.id != lead_list.id]
     return render("leads/list_detail.html", lead_list=lead_list, page=page, filter=lead_filter, args=args,
                   next_url=next_url, prev_url=prev_url, agents=_agents(), other_lists=other_lists,
                   customs=imports.custom_fields())

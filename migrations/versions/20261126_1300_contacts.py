@@ -164,6 +164,10 @@ def upgrade() -> None:
     sa.Column('postal_code', sa.String(length=20), nullable=True),
     sa.Column('country_code', sa.String(length=2), server_default='FR', nullable=False),
     sa.Column('comments', sa.Text(), nullable=True),
+    sa.Column('last_name_key', sa.Text(), sa.Computed('lower(last_name)', persisted=True), nullable=True),
+    sa.Column('first_name_key', sa.Text(), sa.Computed('lower(first_name)', persisted=True), nullable=True),
+    sa.Column('company_key', sa.Text(), sa.Computed('lower(company)', persisted=True), nullable=True),
+    sa.Column('email_key', sa.Text(), sa.Computed('lower(email)', persisted=True), nullable=True),
     sa.Column('vendor_lead_code', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), server_default='NEW', nullable=False),
     sa.Column('user_aff', sa.Integer(), nullable=True),
@@ -188,9 +192,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads'))
     )
     op.create_index('ix_leads_selection', 'leads', ['list_id', 'status', 'next_attempt_at'], unique=False)
-    op.create_index('ix_leads_tenant_company', 'leads', ['tenant_id', sa.literal_column('lower(company) text_pattern_ops')], unique=False, postgresql_where=sa.text('company IS NOT NULL'))
-    op.create_index('ix_leads_tenant_email', 'leads', ['tenant_id', sa.literal_column('lower(email)')], unique=False, postgresql_where=sa.text('email IS NOT NULL'))
-    op.create_index('ix_leads_tenant_name', 'leads', ['tenant_id', sa.literal_column('lower(last_name) text_pattern_ops'), sa.literal_column('lower(first_name) text_pattern_ops')], unique=False)
+    # searches use the *_key columns: under row-level security only leakproof
+    # operators can use an index, and lower() / LIKE are not leakproof
+    op.create_index('ix_leads_tenant_company', 'leads', ['tenant_id', 'company_key'], unique=False, postgresql_ops={'company_key': 'text_pattern_ops'}, postgresql_where=sa.text('company_key IS NOT NULL'))
+    op.create_index('ix_leads_tenant_email', 'leads', ['tenant_id', 'email_key'], unique=False, postgresql_where=sa.text('email_key IS NOT NULL'))
+    op.create_index('ix_leads_tenant_name', 'leads', ['tenant_id', 'last_name_key', 'first_name_key'], unique=False, postgresql_ops={'last_name_key': 'text_pattern_ops', 'first_name_key': 'text_pattern_ops'})
     op.create_index('ix_leads_tenant_phone', 'leads', ['tenant_id', 'phone_number'], unique=False)
     op.create_index('ix_leads_tenant_vendor_code', 'leads', ['tenant_id', 'vendor_lead_code'], unique=False)
     op.create_table('red_list_entries',
@@ -240,8 +246,8 @@ def downgrade() -> None:
     op.drop_index('ix_leads_tenant_vendor_code', table_name='leads')
     op.drop_index('ix_leads_tenant_phone', table_name='leads')
     op.drop_index('ix_leads_tenant_name', table_name='leads')
-    op.drop_index('ix_leads_tenant_email', table_name='leads', postgresql_where=sa.text('email IS NOT NULL'))
-    op.drop_index('ix_leads_tenant_company', table_name='leads', postgresql_where=sa.text('company IS NOT NULL'))
+    op.drop_index('ix_leads_tenant_email', table_name='leads')
+    op.drop_index('ix_leads_tenant_company', table_name='leads')
     op.drop_index('ix_leads_selection', table_name='leads')
     op.drop_table('leads')
     op.drop_index(op.f('ix_lead_imports_tenant_id'), table_name='lead_imports')

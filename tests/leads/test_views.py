@@ -219,7 +219,8 @@ def test_agents_cannot_open_contacts_screens(client, world, lists):
         assert client.get(url).status_code == 403
 
 
-def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists):
+@pytest.mark.parametrize("role", ["admin", "manager"])
+def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists, role):
     import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
     with tenant_scope(world.a.id):
         lead_id = Session.scalar(sa.select(Lead.id).order_by(Lead.id))
@@ -229,7 +230,7 @@ def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists):
         Session.flush()
         entry_id = entry.id
         Session.commit()
-    token = admin_client(client, world, "b")
+    token = admin_client(client, world, "b", role)
     list_id = lists["a"].list_id
     gets = [f"/leads/lists/{list_id}", f"/leads/lists/{list_id}/import", f"/leads/imports/{import_id}",
             f"/leads/imports/{import_id}/mapping", f"/leads/imports/{import_id}/rejects.csv",
