@@ -113,3 +113,18 @@ def test_form_warnings_for_numbers_and_limits(world, camps):
         campaign.hours_data = {"5": [["09:00", "12:00"]]}
         codes = {w.code for w in compliance.form_warnings(campaign)}
         assert {"mobile", "attempt_limit_above_legal", "hours_exceed_legal"} <= codes
+
+
+def test_histories_for_many_numbers_at_once(world, camps):
+    with tenant_scope(world.a.id):
+        campaign, lead = _setup(world, camps)
+        refusal = services.status_by_code(campaign, "RF")
+        compliance.record_attempt(campaign, lead, NOW - dt.timedelta(days=2))
+        compliance.record_attempt(campaign, lead, NOW - dt.timedelta(days=1), refusal)
+        compliance.record_attempt(campaign, lead, NOW + dt.timedelta(days=1))  # after "now": ignored
+        histories = compliance.histories_for([lead.phone_number, "+33100000000"], NOW)
+        assert list(histories) == [lead.phone_number]
+        history = histories[lead.phone_number]
+        assert history.attempts == (NOW - dt.timedelta(days=2), NOW - dt.timedelta(days=1))
+        assert history.last_refusal_at == NOW - dt.timedelta(days=1)
+        assert compliance.history_for("+33100000000", NOW).attempts == ()
