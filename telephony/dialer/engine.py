@@ -37,6 +37,7 @@ from telephony.dialer.pacing import (
 )
 
 MIN_RING_TIMEOUT_S = 15  # R4: unanswered prospecting calls ring at least 15 s
+LOGOUT_IN_WRAP_UP = "LOGOUT_IN_WRAP_UP"  # system disposition of a wrap-up the agent left open
 
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "ORIGINATOR_CANCEL"})
 BUSY_CAUSES = frozenset({"USER_BUSY"})
@@ -502,8 +503,12 @@ class CampaignEngine:
         self._agent_ready(agent)
 
     def logout(self, agent_id: int) -> None:
+        """Ready, paused or in wrap-up agents may leave; a wrap-up left open is closed with
+        the system status ``LOGOUT_IN_WRAP_UP`` so that its call record ends."""
         now = self.now()
         agent = self._agent(agent_id)
+        if agent.state is AgentState.WRAP_UP and agent.call_id is not None:
+            self.disposition(agent_id, LOGOUT_IN_WRAP_UP, pause_code="LOGOUT")
         agent.move(AgentState.LOGGED_OUT, now)
         self._ready.pop(agent_id, None)
         self._paused.discard(agent_id)

@@ -257,3 +257,21 @@ def test_settings_refuse_a_drop_window_over_two_seconds_and_voicemail_without_au
         CampaignSettings(1, 1, DialMode.AUTOMATIQUE1, "+33162000000", drop_window_s=3.0)
     with pytest.raises(ValueError):
         CampaignSettings(1, 1, DialMode.AUTOMATIQUE1, "+33162000000", machine_action=MachineAction.VOICEMAIL)
+
+
+def test_logout_during_wrap_up_closes_the_call_and_an_agent_in_call_cannot_leave():
+    finished = []
+    rig = make_rig()
+    rig.engine._on_call_finished = finished.append
+    rig.engine.login(1)
+    (call_id,) = rig.dial(1)
+    rig.answer(call_id)
+    rig.event(call_id, EventKind.BRIDGED)
+    with pytest.raises(IllegalTransition):
+        rig.engine.logout(1)  # in call: hang up first
+    rig.run(40)
+    rig.event(call_id, EventKind.HANGUP, "NORMAL_CLEARING")
+    rig.engine.logout(1)
+    (record,) = finished
+    assert record.state is CallState.DISPOSITIONED and record.disposition == "LOGOUT_IN_WRAP_UP"
+    assert rig.engine.agents == {} and rig.engine.snapshot().wrap_up_since == ()
