@@ -431,11 +431,12 @@ class PredictivePolicy:
         q_var = [qi * (1.0 - qi) for qi in q]
         q_last = q[-1]
         erf, exp, sqrt = math.erf, math.exp, math.sqrt
+        order = range(k - 1, -1, -1)  # the far checkpoints fail first: test them first
 
         def fits(n: int, offset: int = 0) -> bool:
             """Expected shortfall at every checkpoint within budget (E[X+] for X normal)."""
             allowed = budget * (sums[offset + 2 * k] + s.calls_waiting + n * q_last)
-            for i in range(k):
+            for i in order:
                 mu = sums[offset + i] + base + n * q[i]
                 var = sums[offset + k + i] + n * q_var[i]
                 if var <= 1e-12:
