@@ -60,6 +60,9 @@ def register_blueprints(app: Flask) -> None:
     from app.api import register as register_api
 
     register_api(app)
+    from app.recordings.views import bp as recordings_bp
+
+    app.register_blueprint(recordings_bp)
 
 
 __all__ = ["create_app", "get_locale"]

@@ -45,6 +45,24 @@ class Config:
     EMAIL_VERIFY_MAX_AGE_S: int = 7 * 24 * 3600
     TRIAL_CREDIT_EUR: str = "10.00"
     DIALER_BACKEND: str = "simulated"  # simulated | freeswitch
+    # FreeSWITCH event sockets for DIALER_BACKEND=freeswitch: "host:port:password" items,
+    # comma-separated (one per media node).
+    FREESWITCH_NODES: str = ""
+    # Where FreeSWITCH writes its WAV files, as the dialer and the workers see it.
+    FREESWITCH_RECORDINGS_DIR: str = "/var/lib/freeswitch/recordings"
+    # mod_xml_curl: HTTP basic credentials FreeSWITCH sends, and the addresses it may
+    # call from (IPs or CIDR blocks, comma-separated). No secret: every fetch refused.
+    FREESWITCH_XMLCURL_USER: str = "freeswitch"
+    FREESWITCH_XMLCURL_SECRET: str = ""
+    FREESWITCH_XMLCURL_ALLOW: str = "127.0.0.1/32,::1/128"
+    # SIP domain suffix of tenants' directories: <tenant slug>.<SIP_DOMAIN>
+    SIP_DOMAIN: str = "sip.carillon.invalid"
+    # Kamailio JSON-RPC endpoints (xhttp), comma-separated: routing tables are reloaded on each.
+    KAMAILIO_RPC_URLS: str = ""
+    # Converted recordings (MP3), one sub-directory per tenant.
+    RECORDINGS_DIR: str = "var/recordings"
+    # Kept this many days unless the tenant sets its own retention.
+    RECORDINGS_RETENTION_DAYS: int = 365
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
