@@ -60,6 +60,11 @@ def register_blueprints(app: Flask) -> None:
     from app.api import register as register_api
 
     register_api(app)
+    from app.agent.views import bp as agent_bp
+    from app.messaging.views import bp as messaging_bp
+
+    app.register_blueprint(agent_bp)
+    app.register_blueprint(messaging_bp)
     from app.recordings.views import bp as recordings_bp
 
     app.register_blueprint(recordings_bp)

@@ -177,3 +177,16 @@ def set_phone_registered(tenant_id: int, agent_id: int, registered: bool) -> Non
 
 def phone_registered(tenant_id: int, agent_id: int) -> bool:
     return bool(redis().exists(phone_key(tenant_id, agent_id)))
+
+
+# ------------------------------------------------------------------ messages
+def publish_message(tenant_id: int, message_id: int, recipient_id: int | None, sender_id: int | None) -> None:
+    """A new internal message: ``recipient_id`` None is a broadcast to the tenant."""
+    publish(tenant_id, {"type": "message", "message_id": message_id, "recipient_id": recipient_id,
+                        "sender_id": sender_id})
+
+
+def publish_refresh(tenant_id: int, agent_id: int, part: str) -> None:
+    """Ask one agent's page to redraw a part (``callbacks``, ``indicators``)."""
+    publish(tenant_id, {"type": "refresh", "agent_id": agent_id, "part": part})
+

@@ -1,0 +1,1 @@
+"""The agent workspace in the browser (A1-A4)."""

@@ -1,0 +1,344 @@
+"""Agent workspace rules: which campaigns an agent may work, the commands sent to the
+dialer, the lead screen of the current call, dispositions, callbacks, indicators.
+
+The dialer service owns the agent's state (Redis, ``app.realtime.bus``); these
+functions only validate what the agent asks and forward it. They flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.auth.models import User
+from app.calls.models import Call
+from app.campaigns import callbacks as callback_services
+from app.campaigns import compliance as compliance_services
+from app.campaigns import scripts as script_services
+from app.campaigns.models import (
+    Callback,
+    Campaign,
+    CampaignAgent,
+    CampaignGroup,
+    CampaignStatus,
+    PauseMode,
+    ScriptVersion,
+)
+from app.db import utcnow
+from app.extensions import Session
+from app.leads import redlist
+from app.leads import services as lead_services
+from app.leads.models import CustomField, Lead
+from app.realtime import bus
+
+# No campaign setting exists yet for the wrap-up length: the countdown aims at this.
+WRAPUP_TARGET_S = 30
+PHONE_WEBRTC = "webrtc"
+PHONE_SIP = "sip"
+SIP_CREDENTIAL_TTL_S = 12 * 3600
+LEAD_CARD_FIELDS = ("first_name", "last_name", "company", "email", "address1", "postal_code", "city", "comments")
+
+
+class AgentError(ValueError):
+    """An agent's request that breaks a rule; the message is shown as it is."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+class LeadConflict(AgentError):
+    """Someone else saved the lead since this agent loaded it."""
+
+
+# ------------------------------------------------------------------ campaigns
+def agent_campaigns(user: User) -> list[Campaign]:
+    """Active campaigns the agent is assigned to, directly or through their group."""
+    direct = sa.select(CampaignAgent.campaign_id).where(CampaignAgent.user_id == user.id)
+    conditions = [Campaign.id.in_(direct)]
+    if user.group_id is not None:
+        conditions.append(Campaign.id.in_(
+            sa.select(CampaignGroup.campaign_id).where(CampaignGroup.group_id == user.group_id)))
+    stmt = (sa.select(Campaign).where(Campaign.active.is_(True), Campaign.archived_at.is_(None), sa.or_(*conditions))
+            .order_by(Campaign.name))
+    return list(Session.scalars(stmt))
+
+
+def campaign_for_agent(user: User, campaign_id: int | None) -> Campaign:
+    """The campaign, if this agent may work it; another tenant's id is never found."""
+    for campaign in agent_campaigns(user):
+        if campaign.id == campaign_id:
+            return campaign
+    raise AgentError(_l("You are not assigned to this campaign."))
+
+
+def dispositions(campaign: Campaign) -> list[CampaignStatus]:
+    """The statuses an agent may set: the campaign's non-system ones, in order."""
+    return [status for status in campaign.statuses if not status.system]
+
+
+# ------------------------------------------------------------------ commands
+def login_agent(user: User, campaign: Campaign) -> None:
+    bus.mark_alive(user.tenant_id, user.id)
+    bus.send_command(bus.AgentCommand("login", user.tenant_id, campaign.id, user.id))
+
+
+def logout_agent(user: User, campaign: Campaign) -> None:
+    bus.send_command(bus.AgentCommand("logout", user.tenant_id, campaign.id, user.id))
+
+
+def set_ready(user: User, campaign: Campaign) -> None:
+    bus.send_command(bus.AgentCommand("ready", user.tenant_id, campaign.id, user.id))
+
+
+def pause_agent(user: User, campaign: Campaign, code: str | None) -> None:
+    """A pause honours the campaign's pause mode: no code when codes are disabled, a
+    code of the campaign when optional (or none), a code always when mandatory."""
+    code = (code or "").strip().upper() or None
+    known = {pause.code for pause in campaign.pause_codes}
+    if campaign.pause_mode == PauseMode.DISABLED:
+        code = None
+    elif code is not None and code not in known:
+        raise AgentError(_l("Unknown pause code."))
+    elif code is None and campaign.pause_mode == PauseMode.MANDATORY:
+        raise AgentError(_l("Choose a pause code."))
+    bus.send_command(bus.AgentCommand("pause", user.tenant_id, campaign.id, user.id, pause_code=code or "PAUSE"))
+
+
+def hang_up(user: User, campaign: Campaign) -> None:
+    bus.send_command(bus.AgentCommand("hangup", user.tenant_id, campaign.id, user.id))
+
+
+def current_state(user: User) -> dict[str, str]:
+    return bus.agent_state(user.tenant_id, user.id)
+
+
+def state_campaign_id(state: dict[str, str]) -> int | None:
+    raw = state.get("campaign_id") or ""
+    return int(raw) if raw.isdigit() else None
+
+
+# ---------------------------------------------------------------- lead screen
+@dataclass
+class LeadScreen:
+    """Everything the page shows about the current call."""
+
+    state: dict[str, str]
+    campaign: Campaign
+    call_id: str = ""
+    lead: Lead | None = None
+    script: script_services.RenderedScript | None = None
+    answers: dict = field(default_factory=dict)
+    custom_fields: list[CustomField] = field(default_factory=list)
+    timeline: list = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    statuses: list[CampaignStatus] = field(default_factory=list)
+
+
+def get_lead(lead_id: int | str | None) -> Lead | None:
+    """A lead of the current tenant (a query, not the identity map)."""
+    try:
+        key = int(lead_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return Session.scalar(sa.select(Lead).where(Lead.id == key).execution_options(populate_existing=True))
+
+
+def script_version(campaign: Campaign) -> ScriptVersion | None:
+    if campaign.script is None:
+        return None
+    return script_services.published_version(campaign.script)
+
+
+def lead_screen(user: User, campaign: Campaign, state: dict[str, str] | None = None) -> LeadScreen:
+    state = state if state is not None else current_state(user)
+    screen = LeadScreen(state=state, campaign=campaign, statuses=dispositions(campaign))
+    if state_campaign_id(state) != campaign.id:
+        return screen
+    screen.call_id = state.get("call_id", "")
+    screen.lead = get_lead(state.get("lead_id"))
+    if screen.lead is None:
+        return screen
+    version = script_version(campaign)
+    if version is not None:
+        screen.script = script_services.render_script(version, screen.lead)
+        call_uuid = parse_call_id(screen.call_id)
+        if call_uuid is not None:
+            row = Session.get(script_services.ScriptAnswer, call_uuid)
+            screen.answers = dict(row.answers) if row is not None else {}
+    screen.custom_fields = list(Session.scalars(sa.select(CustomField).order_by(CustomField.position)))
+    screen.timeline = lead_services.timeline(screen.lead, limit=20)
+    screen.calls = list(Session.scalars(
+        sa.select(Call).where(Call.lead_id == screen.lead.id).order_by(Call.started_at.desc()).limit(10)))
+    return screen
+
+
+def parse_call_id(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def require_current_call(user: User, campaign: Campaign, call_id: str | None) -> tuple[dict[str, str], Lead]:
+    """The agent's current call and its lead, or an error: an agent acts only on the
+    call the dialer gave them (never on a call or lead named by the browser alone)."""
+    state = current_state(user)
+    if state_campaign_id(state) != campaign.id or not state.get("call_id") or state.get("call_id") != call_id:
+        raise AgentError(_l("This call is no longer yours."))
+    lead = get_lead(state.get("lead_id"))
+    if lead is None:
+        raise AgentError(_l("This call has no lead."))
+    return state, lead
+
+
+def save_script_answers(user: User, campaign: Campaign, call_id: str, answers: dict[str, object]) -> None:
+    require_current_call(user, campaign, call_id)
+    version = script_version(campaign)
+    if version is None:
+        raise AgentError(_l("This campaign has no published script."))
+    answers = {key: value for key, value in answers.items() if value not in ("", None)}
+    try:
+        script_services.save_answers(uuid.UUID(call_id), version, answers)
+    except script_services.ScriptError as error:
+        raise AgentError("; ".join(str(e) for e in error.errors)) from error
+
+
+def update_lead_card(user: User, lead: Lead, values: dict[str, str | None], custom: dict[str, str],
+                     seen_version: str) -> dict:
+    """Save the agent's edits unless someone saved the lead after the agent loaded it
+    (optimistic lock on ``updated_at``: the row is locked, then compared)."""
+    locked = Session.scalar(sa.select(Lead).where(Lead.id == lead.id).with_for_update(of=Lead)
+                            .execution_options(populate_existing=True))
+    if locked is None or lead_version(locked) != seen_version:
+        raise LeadConflict(_l("Someone else changed this lead meanwhile. Reload it to see their changes."))
+    known = {f.key: f for f in Session.scalars(sa.select(CustomField))}
+    cleaned_custom = dict(locked.custom or {})
+    for key, value in custom.items():
+        field_def = known.get(key)
+        if field_def is None:
+            continue
+        value = (value or "").strip()
+        if field_def.required and not value:
+            raise AgentError(_l("%(label)s is required.", label=field_def.label))
+        if field_def.choices and value and value not in field_def.choices:
+            raise AgentError(_l("Invalid value for %(label)s.", label=field_def.label))
+        cleaned_custom[key] = value
+    try:
+        changes = lead_services.update_lead(locked, values, user_id=user.id)
+    except lead_services.LeadRuleError as error:
+        raise AgentError(_l("Invalid value: %(code)s", code=error.code)) from error
+    if cleaned_custom != (locked.custom or {}):
+        locked.custom = cleaned_custom
+        locked.updated_at = utcnow()
+        changes["custom"] = (None, None)
+        Session.flush()
+    return changes
+
+
+def lead_version(lead: Lead) -> str:
+    return lead.updated_at.isoformat() if lead.updated_at else ""
+
+
+def dispose_call(user: User, campaign: Campaign, call_id: str, code: str) -> CampaignStatus:
+    """Ask the dialer to close the wrap-up with ``code``. The dialer applies it once:
+    a second click names a call already closed and is refused (shown on the page)."""
+    status = next((s for s in dispositions(campaign) if s.code == code), None)
+    if status is None:
+        raise AgentError(_l("Unknown status."))
+    state = current_state(user)
+    if state_campaign_id(state) != campaign.id or state.get("call_id") != call_id:
+        raise AgentError(_l("This call is already closed."))
+    bus.send_command(bus.AgentCommand("disposition", user.tenant_id, campaign.id, user.id, status=status.code,
+                                      call_id=call_id))
+    return status
+
+
+def schedule_lead_callback(user: User, campaign: Campaign, lead: Lead, day: dt.date, time: dt.time, *,
+                           personal: bool, note: str = "") -> Callback:
+    """A callback at a wall time in the lead's zone, personal or for anyone."""
+    local_due = dt.datetime.combine(day, time)
+    return callback_services.schedule_callback(lead, campaign, local_due, agent_id=user.id if personal else None,
+                                               note=note, created_by=user.id)
+
+
+def red_list_lead(user: User, campaign: Campaign, lead: Lead) -> None:
+    redlist.add_number(lead.phone_number, reason=str(_l("Asked by the person during a call")), added_by=user.id,
+                       region=lead.country_code or "FR")
+    lead_services.add_timeline(lead, "red_list", str(_l("Added to the red list")), user_id=user.id,
+                               data={"campaign_id": campaign.id})
+
+
+def check_manual_lead(campaign: Campaign, lead: Lead, now: dt.datetime | None = None):
+    """The compliance decision for dialling this lead now (manual and preview modes)."""
+    return compliance_services.check_lead(campaign, lead, now or utcnow())
+
+
+def due_callbacks(user: User, now: dt.datetime | None = None) -> list[Callback]:
+    return callback_services.agent_callbacks(user.id, until=(now or utcnow()) + dt.timedelta(hours=12))
+
+
+# ------------------------------------------------------------------ softphone
+@dataclass(frozen=True)
+class SipCredentials:
+    username: str
+    password: str
+    domain: str
+    websocket_url: str
+    expires_at: dt.datetime
+
+
+def sip_username(user: User) -> str:
+    return f"t{user.tenant_id}a{user.id}"
+
+
+def issue_sip_credentials(user: User, domain: str, websocket_url: str,
+                          now: dt.datetime | None = None) -> SipCredentials:
+    """A fresh password each time: Kamailio stores only its digests (kamailio.subscriber);
+    the previous password stops working at once."""
+    from kamailio.subscribers import set_subscriber
+
+    password = secrets.token_urlsafe(18)
+    username = sip_username(user)
+    set_subscriber(Session(), username, domain, password)
+    expires = (now or utcnow()) + dt.timedelta(seconds=SIP_CREDENTIAL_TTL_S)
+    return SipCredentials(username, password, domain, websocket_url, expires)
+
+
+# ----------------------------------------------------------------- indicators
+@dataclass
+class Indicators:
+    calls: int = 0
+    talk_s: float = 0.0
+    sales: int = 0
+    callbacks_due: int = 0
+
+    @property
+    def conversion(self) -> float:
+        return self.sales / self.calls if self.calls else 0.0
+
+
+def day_start(zone: str, now: dt.datetime | None = None) -> dt.datetime:
+    local = (now or utcnow()).astimezone(ZoneInfo(zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+
+
+def indicators(user: User, zone: str = "Europe/Paris", now: dt.datetime | None = None) -> Indicators:
+    """Today's calls handled by the agent (from the calls table), in the tenant's zone."""
+    since = day_start(zone, now)
+    mine = sa.and_(Call.agent_id == user.id, Call.started_at >= since)
+    calls, talk = Session.execute(
+        sa.select(sa.func.count(Call.id), sa.func.coalesce(sa.func.sum(Call.talk_s), 0.0)).where(mine)).one()
+    sales = Session.scalar(
+        sa.select(sa.func.count(Call.id)).join(
+            CampaignStatus, sa.and_(CampaignStatus.campaign_id == Call.campaign_id,
+                                    CampaignStatus.code == Call.disposition))
+        .where(mine, CampaignStatus.sale.is_(True))) or 0
+    due = len([c for c in callback_services.agent_callbacks(user.id, until=now or utcnow())])
+    return Indicators(calls=int(calls), talk_s=float(talk), sales=int(sales), callbacks_due=due)

@@ -1,0 +1,336 @@
+"""Agent workspace pages: login to a campaign, the workspace, its actions (thin: the
+rules are in ``app.agent.services``) and the live stream."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.agent import services
+from app.agent.forms import AgentLoginForm, CallbackScheduleForm, LeadCardForm
+from app.agent.stream import Renderers, agent_events
+from app.auth.permissions import Permission, require
+from app.campaigns.models import Campaign
+from app.campaigns.services import CampaignError
+from app.core.nav import SECTION_WORK, NavItem, register_nav
+from app.core.rendering import render
+from app.extensions import Session
+from app.leads.redlist import InvalidPhoneError
+from app.messaging import services as messaging
+from app.realtime import bus
+from tenants.scoping import tenant_scope
+
+bp = Blueprint("agent", __name__, url_prefix="/agent")
+register_nav(SECTION_WORK, NavItem(_l("Workspace"), "agent.workspace", Permission.AGENT_WORKSPACE, "phone"))
+
+SESSION_KEY = "agent_workspace"
+
+
+def _joined() -> dict | None:
+    return session.get(SESSION_KEY)
+
+
+def _campaign() -> Campaign | None:
+    """The campaign this agent logged in to from this browser, if still theirs."""
+    joined = _joined()
+    if not joined:
+        return None
+    try:
+        return services.campaign_for_agent(g.user, joined.get("campaign_id"))
+    except services.AgentError:
+        session.pop(SESSION_KEY, None)
+        return None
+
+
+def _notice(message: object, kind: str = "error", status: int = 422):
+    return render_template("agent/_notice.html", message=message, kind=kind), status
+
+
+def _sip_settings() -> tuple[str, str]:
+    return current_app.config.get("SIP_DOMAIN", ""), current_app.config.get("SIP_WS_URL", "")
+
+
+# ------------------------------------------------------------------- login
+@bp.route("/", methods=["GET", "POST"])
+@require(Permission.AGENT_WORKSPACE)
+def workspace():
+    campaign = _campaign()
+    if campaign is None:
+        campaigns = services.agent_campaigns(g.user)
+        form = AgentLoginForm(campaigns=campaigns)
+        if form.validate_on_submit():
+            try:
+                campaign = services.campaign_for_agent(g.user, form.campaign_id.data)
+            except services.AgentError as error:
+                form.campaign_id.errors.append(error.message)
+            else:
+                services.login_agent(g.user, campaign)
+                session[SESSION_KEY] = {"campaign_id": campaign.id, "phone": form.phone.data}
+                return redirect(url_for("agent.workspace"))
+        return render("agent/login.html", form=form, campaigns=campaigns), 422 if form.errors else 200
+    state = services.current_state(g.user)
+    if state.get("state") == "logged_out":
+        # a reload after the dialer logged us out (page gone too long): join again
+        services.login_agent(g.user, campaign)
+    sip_domain, sip_ws = _sip_settings()
+    return render("agent/workspace.html", campaign=campaign, screen=services.lead_screen(g.user, campaign, state),
+                  phone=_joined().get("phone"), sip_configured=bool(sip_domain and sip_ws),
+                  callbacks=services.due_callbacks(g.user), indicators=_indicators(),
+                  unread=messaging.unread_count(g.user), wrapup_target=services.WRAPUP_TARGET_S,
+                  callback_form=CallbackScheduleForm(), full_bleed=True, sidebar_state="collapsed")
+
+
+def _indicators() -> services.Indicators:
+    zone = getattr(g.tenant, "timezone", None) or "Europe/Paris"
+    return services.indicators(g.user, zone)
+
+
+@bp.post("/logout")
+@require(Permission.AGENT_WORKSPACE)
+def logout():
+    campaign = _campaign()
+    if campaign is not None:
+        services.logout_agent(g.user, campaign)
+    session.pop(SESSION_KEY, None)
+    flash(_("You left the campaign. A call in progress ends with its disposition."), "success")
+    return redirect(url_for("agent.workspace"))
+
+
+# ------------------------------------------------------------------- state
+def _require_campaign() -> Campaign:
+    campaign = _campaign()
+    if campaign is None:
+        abort(409)
+    return campaign
+
+
+@bp.post("/ready")
+@require(Permission.AGENT_WORKSPACE)
+def ready():
+    services.set_ready(g.user, _require_campaign())
+    return "", 204
+
+
+@bp.post("/pause")
+@require(Permission.AGENT_WORKSPACE)
+def pause():
+    try:
+        services.pause_agent(g.user, _require_campaign(), request.form.get("code"))
+    except services.AgentError as error:
+        return _notice(error.message)
+    return "", 204
+
+
+@bp.post("/hangup")
+@require(Permission.AGENT_WORKSPACE)
+def hangup():
+    services.hang_up(g.user, _require_campaign())
+    return "", 204
+
+
+@bp.post("/heartbeat")
+@require(Permission.AGENT_WORKSPACE)
+def heartbeat():
+    bus.mark_alive(g.user.tenant_id, g.user.id)
+    return "", 204
+
+
+# -------------------------------------------------------------------- call
+@bp.post("/disposition")
+@require(Permission.AGENT_WORKSPACE)
+def disposition():
+    campaign = _require_campaign()
+    try:
+        status = services.dispose_call(g.user, campaign, request.form.get("call_id", ""),
+                                       request.form.get("status", ""))
+    except services.AgentError as error:
+        return _notice(error.message)
+    return _notice(_("Call qualified: %(name)s.", name=status.name), "success", 200)
+
+
+@bp.post("/script")
+@require(Permission.AGENT_WORKSPACE)
+def script_answers():
+    campaign = _require_campaign()
+    answers = {key[2:]: value for key, value in request.form.items() if key.startswith("q-")}
+    try:
+        services.save_script_answers(g.user, campaign, request.form.get("call_id", ""), answers)
+    except services.AgentError as error:
+        return _notice(error.message)
+    return _notice(_("Answers saved."), "success", 200)
+
+
+@bp.post("/lead")
+@require(Permission.AGENT_WORKSPACE)
+def save_lead():
+    campaign = _require_campaign()
+    form = LeadCardForm()
+    try:
+        _state, lead = services.require_current_call(g.user, campaign, form.call_id.data)
+    except services.AgentError as error:
+        return _notice(error.message)
+    if not form.validate():
+        screen = services.lead_screen(g.user, campaign)
+        return render("agent/_lead.html", screen=screen, form=form), 422
+    values = {name: getattr(form, name).data for name in services.LEAD_CARD_FIELDS}
+    custom = {key[7:]: value for key, value in request.form.items() if key.startswith("custom-")}
+    try:
+        services.update_lead_card(g.user, lead, values, custom, form.version.data)
+    except services.LeadConflict as error:
+        Session.rollback()
+        screen = services.lead_screen(g.user, campaign)
+        return render("agent/_lead.html", screen=screen, form=form, conflict=error.message), 422
+    except services.AgentError as error:
+        Session.rollback()
+        screen = services.lead_screen(g.user, campaign)
+        return render("agent/_lead.html", screen=screen, form=form, error=error.message), 422
+    screen = services.lead_screen(g.user, campaign)
+    return render("agent/_lead.html", screen=screen, saved=True)
+
+
+@bp.post("/callback")
+@require(Permission.AGENT_WORKSPACE)
+def schedule_callback():
+    campaign = _require_campaign()
+    form = CallbackScheduleForm()
+    try:
+        _state, lead = services.require_current_call(g.user, campaign, form.call_id.data)
+    except services.AgentError as error:
+        return _notice(error.message)
+    if not form.validate():
+        return _notice(_("Give a valid date and time."))
+    try:
+        callback = services.schedule_lead_callback(g.user, campaign, lead, form.day.data, form.time.data,
+                                                   personal=form.owner.data == "me", note=form.note.data or "")
+    except CampaignError as error:
+        return _notice(error.message)
+    bus.publish_refresh(g.user.tenant_id, g.user.id, "callbacks")
+    return _notice(_("Callback scheduled for %(when)s (%(zone)s).",
+                     when=callback.local_due_at.strftime("%d/%m/%Y %H:%M"), zone=callback.timezone), "success", 200)
+
+
+@bp.post("/red-list")
+@require(Permission.AGENT_WORKSPACE)
+def red_list():
+    campaign = _require_campaign()
+    try:
+        _state, lead = services.require_current_call(g.user, campaign, request.form.get("call_id", ""))
+        services.red_list_lead(g.user, campaign, lead)
+    except services.AgentError as error:
+        return _notice(error.message)
+    except InvalidPhoneError:
+        return _notice(_("This number cannot be added to the red list."))
+    return _notice(_("The number is on the red list: it will not be called again."), "success", 200)
+
+
+@bp.get("/callbacks")
+@require(Permission.AGENT_WORKSPACE)
+def callbacks():
+    return render_template("agent/_callbacks.html", callbacks=services.due_callbacks(g.user))
+
+
+@bp.get("/indicators")
+@require(Permission.AGENT_WORKSPACE)
+def indicators():
+    return render_template("agent/_indicators.html", indicators=_indicators())
+
+
+# --------------------------------------------------------------- softphone
+@bp.post("/phone/credentials")
+@require(Permission.AGENT_WORKSPACE)
+def phone_credentials():
+    """Short-lived SIP credentials for this agent's softphone, or simulation mode."""
+    domain, websocket_url = _sip_settings()
+    if not (domain and websocket_url):
+        return {"mode": "simulation"}
+    creds = services.issue_sip_credentials(g.user, domain, websocket_url)
+    return {"mode": "sip", "uri": f"sip:{creds.username}@{creds.domain}", "username": creds.username,
+            "password": creds.password, "websocket_url": creds.websocket_url,
+            "expires_at": creds.expires_at.isoformat()}
+
+
+@bp.post("/phone/status")
+@require(Permission.AGENT_WORKSPACE)
+def phone_status():
+    registered = request.form.get("registered") == "true"
+    bus.set_phone_registered(g.user.tenant_id, g.user.id, registered)
+    return render_template("agent/_phone_status.html", registered=registered,
+                           simulation=request.form.get("mode") == "simulation")
+
+
+# ------------------------------------------------------------------ stream
+@bp.get("/stream")
+@require(Permission.AGENT_WORKSPACE)
+def stream():
+    campaign = _campaign()
+    if campaign is None:
+        return "", 204  # tells the SSE client to stop retrying
+    user, tenant_id, campaign_id = g.user, g.user.tenant_id, campaign.id
+
+    def with_db(fn):
+        def wrapped(*args):
+            try:
+                with tenant_scope(tenant_id):
+                    current = Session.get(Campaign, campaign_id)
+                    return fn(current, *args) if current is not None else []
+            finally:
+                Session.rollback()
+                Session.remove()
+        return wrapped
+
+    def state_parts(_campaign: Campaign, state: dict[str, str]) -> list[tuple[str, str]]:
+        return [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
+                                          wrapup_target=services.WRAPUP_TARGET_S)),
+                ("dispo", render_template("agent/_dispo.html", screen=services.lead_screen(user, _campaign, state),
+                                          wrapup_target=services.WRAPUP_TARGET_S))]
+
+    def call_parts(_campaign: Campaign, state: dict[str, str]) -> list[tuple[str, str]]:
+        screen = services.lead_screen(user, _campaign, state)
+        return [("lead", render_template("agent/_lead.html", screen=screen)),
+                ("script", render_template("agent/_script.html", screen=screen)),
+                ("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user))),
+                ("indicators", render_template("agent/_indicators.html",
+                                               indicators=services.indicators(user, _zone())))]
+
+    def refused_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
+        return [("notice", render_template("agent/_notice.html", kind="warning",
+                                           message=_("The dialer refused: %(reason)s", reason=event.get("reason"))))]
+
+    def message_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
+        message = messaging.get_message_for(user, int(event.get("message_id") or 0))
+        if message is None:
+            return []
+        return [("message", render_template("messaging/_toast.html", message=message)),
+                ("unread", render_template("messaging/_unread.html", unread=messaging.unread_count(user)))]
+
+    def refresh_parts(_campaign: Campaign, part: str) -> list[tuple[str, str]]:
+        if part == "callbacks":
+            return [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user)))]
+        return []
+
+    zone = getattr(g.tenant, "timezone", None) or "Europe/Paris"
+
+    def _zone() -> str:
+        return zone
+
+    renderers = Renderers(state=with_db(state_parts), call=with_db(call_parts), refused=with_db(refused_parts),
+                          message=with_db(message_parts), refresh=with_db(refresh_parts))
+    events = agent_events(tenant_id, user.id, renderers)
+    response = Response(stream_with_context(events), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

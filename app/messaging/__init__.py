@@ -1,0 +1,1 @@
+"""Internal messaging between agents and supervisors (A5)."""

@@ -1,0 +1,73 @@
+/*
+ * Agent workspace: display-only helpers. The server is the source of truth: every
+ * state, call and disposition arrives as a server-rendered fragment over SSE
+ * (htmx SSE extension). Nothing here decides a state; the timers below only show
+ * elapsed time since the server's "since", so a throttled background tab merely
+ * shows a stale clock until it is visible again.
+ */
+(function () {
+  "use strict";
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function clock(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(s / 3600);
+    var text = pad(Math.floor((s % 3600) / 60)) + ":" + pad(s % 60);
+    return h ? h + ":" + text : text;
+  }
+
+  function tick() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = parseFloat(el.getAttribute("data-since"));
+      if (!isNaN(since)) el.textContent = clock(now - since);
+    });
+    document.querySelectorAll("[data-countdown-since]").forEach(function (el) {
+      var since = parseFloat(el.getAttribute("data-countdown-since"));
+      var target = parseFloat(el.getAttribute("data-countdown-target")) || 30;
+      if (isNaN(since)) return;
+      var left = target - (now - since);
+      var value = el.querySelector("[data-countdown-value]");
+      var bar = el.querySelector("[data-countdown-bar]");
+      if (value) value.textContent = (left < 0 ? "-" : "") + clock(Math.abs(left));
+      if (bar) bar.style.width = Math.max(0, Math.min(100, 100 * left / target)) + "%";
+      el.classList.toggle("is-overdue", left < 0);
+    });
+    var dueNow = now;
+    document.querySelectorAll(".callback-item[data-due]").forEach(function (el) {
+      el.classList.toggle("is-overdue", parseFloat(el.getAttribute("data-due")) <= dueNow);
+    });
+  }
+
+  function csrfHeaders() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /* While the stream is down (network drop, server restart) the SSE extension
+     reconnects on its own; a plain POST keeps the presence meanwhile. */
+  function beatWhileDisconnected(evt) {
+    var root = document.getElementById("agent-workspace");
+    if (!root || !evt.target || evt.target !== root) return;
+    var url = root.getAttribute("data-heartbeat-url");
+    if (url) fetch(url, { method: "POST", headers: csrfHeaders(), credentials: "same-origin" }).catch(function () {});
+  }
+
+  /* For tests and diagnostics: when each named fragment last arrived. */
+  function recordSwap(evt) {
+    var root = document.getElementById("agent-workspace");
+    if (!root || !evt.detail || !evt.detail.type) return;
+    root.setAttribute("data-swapped-" + evt.detail.type, String(Date.now()));
+  }
+
+  if (window.carillonAgent) return;  // a boosted navigation may load this twice
+  window.carillonAgent = true;
+  window.setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("htmx:sseError", beatWhileDisconnected);
+  document.addEventListener("htmx:sseMessage", recordSwap);
+})();
