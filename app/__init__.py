@@ -68,6 +68,9 @@ def register_blueprints(app: Flask) -> None:
     from app.recordings.views import bp as recordings_bp
 
     app.register_blueprint(recordings_bp)
+    from app.telephony_http.views import bp as freeswitch_http_bp
+
+    app.register_blueprint(freeswitch_http_bp)
 
 
 __all__ = ["create_app", "get_locale"]

@@ -50,12 +50,12 @@ class Config:
     FREESWITCH_NODES: str = ""
     # Where FreeSWITCH writes its WAV files, as the dialer and the workers see it.
     FREESWITCH_RECORDINGS_DIR: str = "/var/lib/freeswitch/recordings"
-    # mod_xml_curl: HTTP basic credentials FreeSWITCH sends, and the addresses it may
-    # call from (IPs or CIDR blocks, comma-separated). No secret: every fetch refused.
-    FREESWITCH_XMLCURL_USER: str = "freeswitch"
+    # mod_xml_curl: the HTTP basic secret FreeSWITCH sends (user "freeswitch", see
+    # xml_curl.conf.xml), and the addresses it may call from (IPs or CIDR blocks,
+    # comma-separated). No secret: every fetch is refused.
     FREESWITCH_XMLCURL_SECRET: str = ""
     FREESWITCH_XMLCURL_ALLOW: str = "127.0.0.1/32,::1/128"
-    # SIP domain suffix of tenants' directories: <tenant slug>.<SIP_DOMAIN>
+    # SIP domain (digest realm) agents register in; their usernames are t<tenant>a<user>.
     SIP_DOMAIN: str = "sip.carillon.invalid"
     # Kamailio JSON-RPC endpoints (xhttp), comma-separated: routing tables are reloaded on each.
     KAMAILIO_RPC_URLS: str = ""
