@@ -48,6 +48,9 @@ STRATEGIES = ("ignore", "replace", "merge")
 DEDUP_KEYS = ("phone", "email", "name")
 SCOPES = ("list", "campaign", "tenant")
 MAX_CELL = 1000
+# Lead columns with a length limit (the others are unbounded text): a longer value
+# is a rejected row, never a failed import.
+_BOUNDED = (("postal_code", 20), ("vendor_lead_code", 64))
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COPY_SPECIALS = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -390,6 +393,10 @@ class RowStager:
                 reason = reason or f"alt_phone:{alt.reason}"
         if not any(values.get(n) for n in NAME_FIELDS):
             reason = reason or "missing_name"
+        for name, limit in _BOUNDED:
+            value = values.get(name)
+            if value is not None and len(value) > limit:
+                reason = reason or f"too_long:{name}"
         email = values.get("email")
         if email is not None:
             values["email"] = email.lower()
@@ -615,6 +622,9 @@ def _prepare(import_id: int) -> _Run | None:
                              {"id": import_id}).scalar()
     if not locked:
         return None
+    # the duplicate windows and the insert sort up to millions of staged rows: in
+    # memory rather than in temporary files (this transaction only)
+    Session.execute(sa.text("SET LOCAL work_mem = '192MB'"))
     tenant = Session.get(Tenant, imp.tenant_id)
     region = (tenant.country if tenant else "FR") or "FR"
     params = {"tenant_id": imp.tenant_id, "list_id": imp.list_id, "campaign_id": imp.lead_list.campaign_id,

@@ -82,6 +82,8 @@ def reason(code: str | None) -> str:
         return _("invalid value for %(name)s", name=detail)
     if kind == "missing":
         return _("required field %(name)s is empty", name=detail)
+    if kind == "too_long":
+        return _("value too long for %(name)s", name=detail)
     return code
 
 

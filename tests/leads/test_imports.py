@@ -267,3 +267,13 @@ def test_failed_validation_is_reported_and_writes_nothing(world, lists, owner_en
         assert (imp.status, imp.error) == (ImportStatus.FAILED, "encoding")
         Session.commit()
     assert count_rows(owner_engine, "leads") == 0
+
+
+def test_values_too_long_for_their_column_are_rejected_rows(world, lists, second_file):
+    name = second_file("Nom;Téléphone;CP;Code\nA;0611111111;" + "7" * 30 + ";X\nB;0622222222;75011;" + "Z" * 80 + "\n"
+                       "C;0633333333;75011;OK-1\n")
+    imp = import_file(world.a.id, lists["a"].list_id, name,
+                      mapping={0: "last_name", 1: "phone_number", 2: "postal_code", 3: "vendor_lead_code"})
+    assert imp.status == ImportStatus.DONE
+    assert imp.counts["invalid"] == {"too_long:postal_code": 1, "too_long:vendor_lead_code": 1}
+    assert [lead.vendor_lead_code for lead in leads_of(world.a.id)] == ["OK-1"]

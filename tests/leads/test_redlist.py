@@ -97,11 +97,20 @@ def test_blocked_numbers_batch_and_speed(world, lists):
     batch = ["+33600000000", "+33600000001", "+33799999999"]
     assert redlist.blocked_numbers(world.a.id, lists["a"].campaign_id, batch) == {"+33600000000", "+33799999999"}
     tenant_id, campaign_id = world.a.id, lists["a"].campaign_id
+    with tenant_scope(tenant_id):
+        Session.execute(sa.text("ANALYZE bloctel_numbers"))
+        stmt = redlist._blocked_stmt(campaign_id, ["+33600000002"])
+        compiled = stmt.compile(Session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(Session.scalars(sa.text(f"EXPLAIN {compiled}")))
+        Session.rollback()
+    # the checks are index lookups whatever the size of the lists (run as the
+    # application's role, under row-level security)
+    assert "Seq Scan on bloctel_numbers" not in plan and "pk_bloctel_numbers" in plan, plan
     started = time.perf_counter()
-    for n in range(500):
+    for n in range(200):
         redlist.is_blocked(tenant_id, campaign_id, f"+336{n:08d}")
         Session.rollback()
-    per_check_ms = (time.perf_counter() - started) / 500 * 1000
+    per_check_ms = (time.perf_counter() - started) / 200 * 1000
     # each check is a transaction of its own here (begin, tenant settings, query,
-    # rollback); inside a dialler's transaction it is a single query
-    assert per_check_ms < 10, per_check_ms
+    # rollback); the bound only catches a pathological plan on a loaded machine
+    assert per_check_ms < 50, per_check_ms
