@@ -6,6 +6,7 @@ ACTOR_MODULES = [
     "app.core.tasks",
     "app.leads.tasks",
     "app.api.tasks",
+    "app.reports.tasks",
     "app.recordings.tasks",
 ]
 

@@ -190,3 +190,41 @@ def publish_refresh(tenant_id: int, agent_id: int, part: str) -> None:
     """Ask one agent's page to redraw a part (``callbacks``, ``indicators``)."""
     publish(tenant_id, {"type": "refresh", "agent_id": agent_id, "part": part})
 
+
+# --------------------------------------------------------------- supervision
+# Added for the wallboard and the supervisor's actions (app.supervision).
+WALLBOARD_COUNTERS_TTL_S = 600
+
+
+def wallboard_counters_key(tenant_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:wallboard:counters"
+
+
+def store_wallboard_counters(tenant_id: int, counters: dict) -> None:
+    """Per-day figures (calls today per agent, abandon today and over 30 days per
+    campaign, blocks today) computed by the rollup job, read by every wallboard."""
+    redis().set(wallboard_counters_key(tenant_id), json.dumps(counters, default=str), ex=WALLBOARD_COUNTERS_TTL_S)
+
+
+def wallboard_counters(tenant_id: int) -> dict:
+    raw = redis().get(wallboard_counters_key(tenant_id))
+    return json.loads(raw) if raw else {}
+
+
+def supervision_key(campaign_id: int) -> str:
+    return f"{PREFIX}:supervision:campaign:{campaign_id}"
+
+
+def send_supervision(tenant_id: int, campaign_id: int, request: dict) -> None:
+    """A supervision request (listen, whisper, barge, take over) for the process that
+    holds the campaign and its media backend."""
+    redis().rpush(supervision_key(campaign_id), json.dumps({"tenant_id": tenant_id, **request}, default=str))
+
+
+def pop_supervision(campaign_id: int, limit: int = 50) -> list[dict]:
+    key = supervision_key(campaign_id)
+    pipe = redis().pipeline()
+    pipe.lrange(key, 0, limit - 1)
+    pipe.ltrim(key, limit, -1)
+    raw, _ = pipe.execute()
+    return [json.loads(item) for item in raw]

@@ -1,0 +1,197 @@
+"""What the wallboard shows, assembled from the live state in Redis.
+
+The dialer keeps agent and campaign state in Redis; the rollup job adds per-day
+counters there too. A wallboard reads those and the tenant's directory (names,
+groups, campaign targets, pause-code names) loaded once when its stream opens; it
+never reads the calls table while it runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from app.auth.models import User, UserGroup
+from app.campaigns.models import Campaign, CampaignAgent, CampaignGroup, PauseCode
+from app.extensions import Session
+from app.realtime import bus
+
+# Colour cues (seconds, fraction of the abandon target).
+LONG_PAUSE_S = 600
+LONG_CALL_S = 900
+ABANDON_WARN_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The URL's filters: campaign ids and one user group (empty = everything)."""
+
+    campaign_ids: frozenset[int] = frozenset()
+    group_id: int | None = None
+
+    @classmethod
+    def parse(cls, campaign_values: list[str], group_value: str | None) -> Filters:
+        ids = frozenset(int(v) for v in campaign_values if v.strip().isdigit())
+        group = int(group_value) if group_value and group_value.isdigit() else None
+        return cls(ids, group)
+
+
+@dataclass
+class Directory:
+    """The tenant's names and settings the live rows are decorated with."""
+
+    tenant_id: int
+    agents: dict[int, tuple[str, int | None]] = field(default_factory=dict)  # id → (name, group id)
+    campaigns: dict[int, tuple[str, float]] = field(default_factory=dict)  # id → (name, abandon target %)
+    pause_names: dict[tuple[int, str], str] = field(default_factory=dict)
+    group_campaigns: dict[int, frozenset[int]] = field(default_factory=dict)
+
+    def agent_visible(self, agent_id: int, campaign_id: int | None, filters: Filters) -> bool:
+        if filters.campaign_ids and campaign_id not in filters.campaign_ids:
+            return False
+        if filters.group_id is not None:
+            return self.agents.get(agent_id, ("", None))[1] == filters.group_id
+        return True
+
+    def campaign_visible(self, campaign_id: int, filters: Filters) -> bool:
+        if filters.campaign_ids and campaign_id not in filters.campaign_ids:
+            return False
+        if filters.group_id is not None:
+            return campaign_id in self.group_campaigns.get(filters.group_id, frozenset())
+        return True
+
+
+def load_directory(tenant_id: int) -> Directory:
+    """One read of the tenant's users, campaigns and pause codes (current tenant scope)."""
+    directory = Directory(tenant_id)
+    for user_id, name, group_id in Session.execute(sa.select(User.id, User.display_name, User.group_id)):
+        directory.agents[user_id] = (name, group_id)
+    for campaign_id, name, target in Session.execute(
+            sa.select(Campaign.id, Campaign.name, Campaign.abandon_target).where(Campaign.archived_at.is_(None))):
+        directory.campaigns[campaign_id] = (name, round(100.0 * target, 2))
+    for campaign_id, code, name in Session.execute(sa.select(PauseCode.campaign_id, PauseCode.code, PauseCode.name)):
+        directory.pause_names[(campaign_id, code)] = name
+    # a group "works" on the campaigns it is attached to, or those its members are on
+    groups: dict[int, set[int]] = {}
+    for campaign_id, group_id in Session.execute(sa.select(CampaignGroup.campaign_id, CampaignGroup.group_id)):
+        groups.setdefault(group_id, set()).add(campaign_id)
+    for campaign_id, group_id in Session.execute(
+            sa.select(CampaignAgent.campaign_id, User.group_id).join(User, User.id == CampaignAgent.user_id)
+            .where(User.group_id.is_not(None))):
+        groups.setdefault(group_id, set()).add(campaign_id)
+    directory.group_campaigns = {group: frozenset(ids) for group, ids in groups.items()}
+    return directory
+
+
+def groups_and_campaigns(directory: Directory) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """Choices for the filter bar."""
+    groups = [(g.id, g.name) for g in Session.scalars(sa.select(UserGroup).order_by(UserGroup.name))]
+    campaigns = sorted(((cid, name) for cid, (name, _) in directory.campaigns.items()), key=lambda c: c[1].lower())
+    return groups, campaigns
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: object, default: float = 0.0) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def agent_row(directory: Directory, agent_id: int, state: dict, counters: dict) -> dict:
+    campaign_id = _int(state.get("campaign_id"))
+    name, group_id = directory.agents.get(agent_id, (f"#{agent_id}", None))
+    pause_code = state.get("pause_code") or ""
+    return {
+        "id": agent_id,
+        "name": name,
+        "group_id": group_id,
+        "state": state.get("state") or "logged_out",
+        "since": _float(state.get("since"), time.time()),
+        "campaign_id": campaign_id,
+        "campaign": directory.campaigns.get(campaign_id, ("", 0.0))[0] if campaign_id else "",
+        "pause_code": pause_code,
+        "pause_name": directory.pause_names.get((campaign_id, pause_code), pause_code) if pause_code else "",
+        "call_id": state.get("call_id") or "",
+        "lead_id": _int(state.get("lead_id")),
+        "phone": state.get("phone") or "",
+        "virtual": bool(_int(state.get("virtual"))),
+        "calls_today": int(counters.get("agents", {}).get(str(agent_id), 0)),
+    }
+
+
+def abandon_level(rate: float, target: float) -> str:
+    """'alert' at or above the target, 'warn' near it, else 'ok'."""
+    if target <= 0:
+        return "ok"
+    if rate >= target:
+        return "alert"
+    return "warn" if rate >= ABANDON_WARN_FRACTION * target else "ok"
+
+
+def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: dict) -> dict:
+    name, target = directory.campaigns.get(campaign_id, (f"#{campaign_id}", 3.0))
+    today = counters.get("campaigns", {}).get(str(campaign_id), {})
+    abandon_today = float(today.get("abandon_rate", 0.0))
+    abandon_30d = float(today.get("abandon_rate_30d", 0.0))
+    live_rate = _float(stats.get("abandon_rate"))
+    return {
+        "id": campaign_id,
+        "name": name,
+        "target": target,
+        **{key: int(_float(stats.get(key))) for key in
+           ("agents", "ready", "paused", "in_call", "ringing", "wrap_up", "dialling", "waiting")},
+        "dial_level": _float(stats.get("dial_level")),
+        "answer_rate": _float(stats.get("answer_rate")),
+        "abandon_live": live_rate,
+        "abandon_today": abandon_today,
+        "abandon_30d": abandon_30d,
+        "calls_today": int(today.get("calls", 0)),
+        "sales_today": int(today.get("sales", 0)),
+        "blocks_today": int(today.get("blocks", 0)),
+        "mode": stats.get("mode") or "",
+        "level": abandon_level(max(abandon_today, live_rate), target),
+        "level_30d": abandon_level(abandon_30d, target),
+    }
+
+
+def snapshot(directory: Directory, filters: Filters) -> dict:
+    """The whole wallboard, filtered: sent when a stream opens and to resynchronise."""
+    tenant_id = directory.tenant_id
+    counters = bus.wallboard_counters(tenant_id)
+    agents = [agent_row(directory, agent_id, state, counters)
+              for agent_id, state in bus.all_agents(tenant_id).items()]
+    campaigns = [campaign_row(directory, campaign_id, stats, counters)
+                 for campaign_id, stats in bus.all_campaigns(tenant_id).items()]
+    return {
+        "now": round(time.time(), 3),
+        "agents": [a for a in agents if directory.agent_visible(a["id"], a["campaign_id"], filters)],
+        "campaigns": [c for c in campaigns if directory.campaign_visible(c["id"], filters)],
+        "counters_at": counters.get("computed_at"),
+    }
+
+
+def delta(directory: Directory, filters: Filters, agents: dict[int, dict], campaigns: dict[int, dict],
+          counters: dict) -> dict | None:
+    """The changes of one batch of bus events that this wallboard may see."""
+    out_agents: dict[str, dict | None] = {}
+    for agent_id, state in agents.items():
+        campaign_id = _int(state.get("campaign_id"))
+        if not directory.agent_visible(agent_id, campaign_id, filters):
+            continue
+        if state.get("state") == "logged_out":
+            out_agents[str(agent_id)] = None
+        else:
+            out_agents[str(agent_id)] = agent_row(directory, agent_id, state, counters)
+    out_campaigns = {str(cid): campaign_row(directory, cid, stats, counters)
+                     for cid, stats in campaigns.items() if directory.campaign_visible(cid, filters)}
+    if not out_agents and not out_campaigns:
+        return None
+    return {"now": round(time.time(), 3), "agents": out_agents, "campaigns": out_campaigns}
