@@ -60,6 +60,9 @@ def register_blueprints(app: Flask) -> None:
     from app.api import register as register_api
 
     register_api(app)
+    from app.supervision.views import bp as supervision_bp
+
+    app.register_blueprint(supervision_bp)
     from app.agent.views import bp as agent_bp
     from app.messaging.views import bp as messaging_bp
 
