@@ -61,11 +61,16 @@ def engine() -> sa.Engine:
     return _state["engine"]  # type: ignore[return-value]
 
 
-def dispose_db() -> None:
-    Session.remove()
+def dispose_db(close: bool = True) -> None:
+    """Drop the engine. In a forked child pass ``close=False``: the pooled connections
+    belong to the parent, and closing them would cut the parent's sessions."""
+    if close:
+        Session.remove()
+    else:
+        Session.registry.clear()
     old = _state.pop("engine", None)
     if old is not None:
-        old.dispose()  # type: ignore[attr-defined]
+        old.dispose(close=close)  # type: ignore[attr-defined]
 
 
 def init_redis(url: str) -> redis_lib.Redis:

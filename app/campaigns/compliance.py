@@ -90,10 +90,6 @@ class LeadForCampaign:
         return getattr(self.lead, name)
 
 
-# The dialler's hopper imported the first, private name; kept until it uses the public one.
-_LeadForCampaign = LeadForCampaign
-
-
 def lead_for_campaign(lead: Lead, campaign: Campaign) -> LeadForCampaign:
     return LeadForCampaign(lead, bool(lead.existing_contract or campaign.existing_contract))
 

@@ -13,16 +13,14 @@ transaction, so several dialer processes never take the same lead.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from app.calls.models import Call
-from app.campaigns.compliance import _LeadForCampaign as LeadForCampaign
-from app.campaigns.compliance import log_block
-from app.campaigns.models import Callback, CallbackState, Campaign, DialAttempt, DialOrder
+from app.campaigns.compliance import histories_for, lead_for_campaign, log_block
+from app.campaigns.models import Callback, CallbackState, Campaign, DialOrder
 from app.compliance import (
     ALLOW_ALL_LIMITS,
     CallHistory,
@@ -40,7 +38,6 @@ from app.leads.redlist import blocked_numbers
 from telephony.dialer.engine import LeadToDial
 
 NEVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
-HISTORY_WINDOW = dt.timedelta(days=31)
 REFUSED_RETRY = dt.timedelta(days=1)  # consent or red list: look again tomorrow, not every second
 RESERVATION = dt.timedelta(minutes=10)  # longer than any call; the outcome sets the real next time
 SYSTEM_FINAL = (LeadStatus.DNC.value, LeadStatus.ERASED.value)
@@ -173,7 +170,7 @@ class Hopper:
     # -------------------------------------------------------------- screening
     def _screen(self, campaign: Campaign, leads: list[Lead], now: dt.datetime, want: int) -> list[LeadToDial]:
         phones = [lead.phone_number for lead in leads]
-        histories = _histories(phones, now)
+        histories = histories_for(phones, now)
         blocked = blocked_numbers(campaign.tenant_id, campaign.id, phones)
         open_calls = set(
             Session.scalars(
@@ -189,7 +186,7 @@ class Hopper:
             if lead.id in open_calls:
                 lead.next_attempt_at = now + self._reservation  # a call is still on it
                 continue
-            subject = LeadForCampaign(lead, bool(lead.existing_contract or campaign.existing_contract))
+            subject = lead_for_campaign(lead, campaign)
             decision = may_dial(
                 subject,
                 campaign,
@@ -227,29 +224,6 @@ def _dial_order(campaign: Campaign) -> list[sa.ColumnElement]:
     if order == DialOrder.OLDEST_ATTEMPT:
         return [Lead.last_attempt_at.asc().nulls_first(), Lead.id]
     return [Lead.next_attempt_at.asc().nulls_first(), Lead.id]  # list order: ix_leads_hopper's order
-
-
-def _histories(phones: Sequence[str], now: dt.datetime) -> dict[str, CallHistory]:
-    """Attempts and last refusal of every phone in one query (per tenant: RLS)."""
-    attempts: dict[str, list[dt.datetime]] = defaultdict(list)
-    refusals: dict[str, dt.datetime] = {}
-    rows = Session.execute(
-        sa.select(DialAttempt.phone_number, DialAttempt.attempted_at, DialAttempt.refusal)
-        .where(
-            DialAttempt.phone_number.in_(set(phones)),
-            DialAttempt.attempted_at <= now,
-        )
-        .order_by(DialAttempt.attempted_at)
-    )
-    for phone, at, refusal in rows:
-        if at > now - HISTORY_WINDOW:
-            attempts[phone].append(at)
-        if refusal:
-            refusals[phone] = at
-    return {
-        phone: CallHistory(tuple(attempts.get(phone, ())), refusals.get(phone))
-        for phone in set(attempts) | set(refusals)
-    }
 
 
 def _parked_until(decision: Decision, now: dt.datetime) -> dt.datetime:

@@ -107,8 +107,8 @@ def _worker(campaign_id: int, tenant_id: int, rounds: int, queue) -> None:
     from app.extensions import dispose_db
     from app.runtime import boot_from_env
 
-    dispose_db()
-    boot_from_env()  # a fresh engine: never share the parent's connections
+    dispose_db(close=False)  # the inherited connections are the parent's: leave them be
+    boot_from_env()  # a fresh engine of this process's own
     got: list[int] = []
     empty = 0
     for _ in range(rounds):  # until the hopper is dry (twice: a batch can come back short
