@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
@@ -40,3 +42,13 @@ def make_campaign(tenant_id: int, name: str = "Prospection", leads: int = 20, **
 @pytest.fixture()
 def campaign(world) -> Campaign:
     return make_campaign(world.a.id)
+
+
+@contextlib.contextmanager
+def released(service) -> Iterator[None]:
+    """Whatever the test does, the service lets go of its campaigns (and their locks)."""
+    try:
+        yield
+    finally:
+        for campaign_id in list(service.held):
+            service.release(campaign_id)

@@ -10,7 +10,7 @@ from app.extensions import Session, redis
 from app.realtime import bus
 from telephony.dialer.service import DialerService
 from tenants.scoping import tenant_scope
-from tests.dialer_db.conftest import OPEN, make_campaign
+from tests.dialer_db.conftest import OPEN, make_campaign, released
 from tests.dialer_db.test_service import FakeClock, _run
 
 
@@ -26,6 +26,7 @@ def _real_agent_service(clock: FakeClock, tenant_id: int) -> DialerService:
 
 def _wait_for(service, clock, agent_id, tenant_id, state, limit=600.0):
     while clock.t < limit:
+        bus.mark_alive(tenant_id, agent_id)  # the page's heartbeat (presence has a real-time TTL)
         _run(service, clock, 1)
         if bus.agent_state(tenant_id, agent_id).get("state") == state:
             return bus.agent_state(tenant_id, agent_id)
@@ -38,7 +39,7 @@ def test_real_agent_gets_a_call_and_dispositions_it_once(world):
     agent = world.a.users["agent"]
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
-    try:
+    with released(service):
         service.discover()
         bus.mark_alive(world.a.id, agent.id)
         bus.send_command(bus.AgentCommand("login", world.a.id, campaign.id, agent.id))
@@ -50,7 +51,9 @@ def test_real_agent_gets_a_call_and_dispositions_it_once(world):
         bus.send_command(bus.AgentCommand("hangup", world.a.id, campaign.id, agent.id))
         wrap = _wait_for(service, clock, agent.id, world.a.id, "wrap_up")
         # a real agent's wrap-up waits for them: the simulator does not close it
-        _run(service, clock, 60)
+        for _ in range(60):
+            bus.mark_alive(world.a.id, agent.id)
+            _run(service, clock, 1)
         assert bus.agent_state(world.a.id, agent.id)["state"] == "wrap_up"
         bus.mark_alive(world.a.id, agent.id)
         for _ in range(2):  # a double click sends it twice
@@ -58,9 +61,6 @@ def test_real_agent_gets_a_call_and_dispositions_it_once(world):
                                               call_id=wrap["call_id"]))
         _run(service, clock, 1)
         assert bus.agent_state(world.a.id, agent.id)["state"] in ("ready", "in_call", "ringing")
-    finally:
-        for campaign_id in list(service.held):
-            service.release(campaign_id)
     with tenant_scope(world.a.id):
         call = Session.scalars(sa.select(Call).where(Call.id == sa.cast(wrap["call_id"], sa.Uuid))).one()
         assert (call.disposition, call.agent_id) == ("VT", agent.id)
@@ -74,7 +74,7 @@ def test_agent_whose_page_is_gone_is_logged_out_after_grace(world):
     agent = world.a.users["agent"]
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
-    try:
+    with released(service):
         service.discover()
         bus.mark_alive(world.a.id, agent.id)
         bus.send_command(bus.AgentCommand("login", world.a.id, campaign.id, agent.id))
@@ -85,9 +85,6 @@ def test_agent_whose_page_is_gone_is_logged_out_after_grace(world):
         redis().delete(bus.presence_key(world.a.id, agent.id))  # the tab closed, heartbeats stop
         _run(service, clock, 2)
         assert bus.agent_state(world.a.id, agent.id) == {"state": "logged_out"}
-    finally:
-        for campaign_id in list(service.held):
-            service.release(campaign_id)
 
 
 def test_commands_for_another_tenant_are_ignored(world):
@@ -96,7 +93,7 @@ def test_commands_for_another_tenant_are_ignored(world):
     intruder = world.b.users["agent"]
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
-    try:
+    with released(service):
         service.discover()
         bus.mark_alive(world.b.id, intruder.id)
         # a forged command naming tenant B on tenant A's campaign list
@@ -104,9 +101,6 @@ def test_commands_for_another_tenant_are_ignored(world):
         _run(service, clock, 2)
         assert intruder.id not in service.held[campaign.id].runner.engine.agents
         assert bus.all_agents(world.a.id) == {} and bus.all_agents(world.b.id) == {}
-    finally:
-        for campaign_id in list(service.held):
-            service.release(campaign_id)
 
 
 def test_unknown_command_kind_is_rejected():

@@ -14,7 +14,7 @@ from app.extensions import Session
 from app.leads.models import Lead
 from telephony.dialer.service import DialerService
 from tenants.scoping import tenant_scope
-from tests.dialer_db.conftest import OPEN, make_campaign
+from tests.dialer_db.conftest import OPEN, make_campaign, released
 
 
 class FakeClock:
@@ -48,11 +48,8 @@ def test_simulated_shift_places_calls_routes_them_and_writes_cdrs(world):
     campaign = make_campaign(world.a.id, "Démo", leads=200)
     clock = FakeClock()
     service = _service(clock, world.a.id)
-    try:
+    with released(service):
         _run(service, clock, 900)
-    finally:
-        for campaign_id in list(service.held):
-            service.release(campaign_id)
     calls = _calls(world.a.id)
     assert len(calls) >= 8  # one agent, progressive: about one dial per agent cycle
     finished = [c for c in calls if c.ended_at is not None]
@@ -99,11 +96,8 @@ def test_restart_mid_shift_closes_open_calls_and_dials_no_lead_twice(world):
     for campaign_id in list(service.held):  # the process dies: its connection, and lock, go with it
         service.held.pop(campaign_id).lock.invalidate()
     restarted = _service(clock, world.a.id)
-    try:
+    with released(restarted):
         _run(restarted, clock, 120)
-    finally:
-        for campaign_id in list(restarted.held):
-            restarted.release(campaign_id)
     calls = _calls(world.a.id)
     by_id = {c.id: c for c in calls}
     for call in open_before:
@@ -119,7 +113,7 @@ def test_lead_deleted_while_in_flight_is_skipped_cleanly(world):
     make_campaign(world.a.id, "Suppression", leads=10)
     clock = FakeClock()
     service = _service(clock, world.a.id)
-    try:
+    with released(service):
         in_flight: list[Call] = []
         while not in_flight and clock.t < 120:
             _run(service, clock, 1)
@@ -129,9 +123,6 @@ def test_lead_deleted_while_in_flight_is_skipped_cleanly(world):
             Session.execute(sa.delete(Lead).where(Lead.id == in_flight[0].lead_id))
             Session.commit()
         _run(service, clock, 300)
-    finally:
-        for campaign_id in list(service.held):
-            service.release(campaign_id)
     with tenant_scope(world.a.id):
         call = Session.get(Call, uuid.UUID(str(in_flight[0].id)))
         assert call.lead_id is None and call.ended_at is not None
