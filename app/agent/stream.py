@@ -30,8 +30,8 @@ def sse_event(event: str, html: str) -> str:
 class Renderers:
     """Callables turning live facts into (event name, html) pairs."""
 
-    state: Callable[[dict[str, str]], list[tuple[str, str]]]
-    call: Callable[[dict[str, str]], list[tuple[str, str]]]
+    # (state, call changed?) -> parts; with a new call the lead screen comes first
+    agent: Callable[[dict[str, str], bool], list[tuple[str, str]]]
     refused: Callable[[dict], list[tuple[str, str]]]
     message: Callable[[dict], list[tuple[str, str]]]
     refresh: Callable[[str], list[tuple[str, str]]]
@@ -58,7 +58,7 @@ def agent_events(tenant_id: int, agent_id: int, render: Renderers, *, beat_s: fl
         bus.mark_alive(tenant_id, agent_id)
         last_beat = clock()
         yield "retry: 1000\n\n"
-        for name, html in render.state(state) + render.call(state):
+        for name, html in render.agent(state, True):
             yield sse_event(name, html)
         call_id = state.get("call_id", "")
         while True:
@@ -81,10 +81,9 @@ def agent_events(tenant_id: int, agent_id: int, render: Renderers, *, beat_s: fl
             kind = event.get("type")
             if kind == "agent" and _concerns(event, agent_id):
                 state = _as_state(event)
-                parts = render.state(state)
-                if state.get("call_id", "") != call_id:
-                    call_id = state.get("call_id", "")
-                    parts += render.call(state)
+                changed = state.get("call_id", "") != call_id
+                call_id = state.get("call_id", "")
+                parts = render.agent(state, changed)
             elif kind == "refused" and _concerns(event, agent_id):
                 parts = render.refused(event)
             elif kind == "message" and event.get("sender_id") != agent_id and (

@@ -280,6 +280,7 @@ def stream():
     if campaign is None:
         return "", 204  # tells the SSE client to stop retrying
     user, tenant_id, campaign_id = g.user, g.user.tenant_id, campaign.id
+    zone = getattr(g.tenant, "timezone", None) or "Europe/Paris"
 
     def with_db(fn):
         def wrapped(*args):
@@ -292,19 +293,21 @@ def stream():
                 Session.remove()
         return wrapped
 
-    def state_parts(_campaign: Campaign, state: dict[str, str]) -> list[tuple[str, str]]:
-        return [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
-                                          wrapup_target=services.WRAPUP_TARGET_S)),
-                ("dispo", render_template("agent/_dispo.html", screen=services.lead_screen(user, _campaign, state),
-                                          wrapup_target=services.WRAPUP_TARGET_S))]
-
-    def call_parts(_campaign: Campaign, state: dict[str, str]) -> list[tuple[str, str]]:
+    def agent_parts(_campaign: Campaign, state: dict[str, str], call_changed: bool) -> list[tuple[str, str]]:
         screen = services.lead_screen(user, _campaign, state)
-        return [("lead", render_template("agent/_lead.html", screen=screen)),
-                ("script", render_template("agent/_script.html", screen=screen)),
-                ("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user))),
-                ("indicators", render_template("agent/_indicators.html",
-                                               indicators=services.indicators(user, _zone())))]
+        parts = []
+        if call_changed:  # what the agent needs first when a call arrives
+            parts += [("lead", render_template("agent/_lead.html", screen=screen)),
+                      ("script", render_template("agent/_script.html", screen=screen))]
+        parts += [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
+                                            wrapup_target=services.WRAPUP_TARGET_S)),
+                  ("dispo", render_template("agent/_dispo.html", screen=screen,
+                                            wrapup_target=services.WRAPUP_TARGET_S))]
+        if call_changed:
+            parts += [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user))),
+                      ("indicators", render_template("agent/_indicators.html",
+                                                     indicators=services.indicators(user, zone)))]
+        return parts
 
     def refused_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
         return [("notice", render_template("agent/_notice.html", kind="warning",
@@ -322,12 +325,7 @@ def stream():
             return [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user)))]
         return []
 
-    zone = getattr(g.tenant, "timezone", None) or "Europe/Paris"
-
-    def _zone() -> str:
-        return zone
-
-    renderers = Renderers(state=with_db(state_parts), call=with_db(call_parts), refused=with_db(refused_parts),
+    renderers = Renderers(agent=with_db(agent_parts), refused=with_db(refused_parts),
                           message=with_db(message_parts), refresh=with_db(refresh_parts))
     events = agent_events(tenant_id, user.id, renderers)
     response = Response(stream_with_context(events), mimetype="text/event-stream")

@@ -16,8 +16,8 @@ TENANT, OTHER_TENANT, AGENT = 901, 902, 77
 
 def _renderers() -> Renderers:
     return Renderers(
-        state=lambda s: [("state", f"state={s.get('state')}")],
-        call=lambda s: [("lead", f"lead={s.get('lead_id', '')}")],
+        agent=lambda s, changed: ([("lead", f"lead={s.get('lead_id', '')}")] if changed else [])
+        + [("state", f"state={s.get('state')}")],
         refused=lambda e: [("notice", f"refused={e['command']}")],
         message=lambda e: [("message", f"message={e['message_id']}")],
         refresh=lambda part: [(part, "refreshed")],
@@ -52,13 +52,13 @@ def test_stream_sends_state_first_then_only_this_agents_events():
     events = agent_events(TENANT, AGENT, _renderers(), poll_s=0.05, clock=clock)
     try:
         first = _next_events(events, 2)
-        assert first == [sse_event("state", "state=ready"), sse_event("lead", "lead=")]
+        assert first == [sse_event("lead", "lead="), sse_event("state", "state=ready")]
         bus.publish_agent(TENANT, AGENT + 1, {"state": "in_call", "call_id": "zzz", "lead_id": 9})
         bus.publish_agent(OTHER_TENANT, AGENT, {"state": "in_call", "call_id": "yyy", "lead_id": 8})
         bus.publish(TENANT, {"type": "message", "message_id": 1, "recipient_id": AGENT + 1, "sender_id": 3})
         bus.publish_agent(TENANT, AGENT, {"state": "in_call", "since": 2.0, "campaign_id": 5, "call_id": "c1",
                                           "lead_id": 42})
-        assert _next_events(events, 2) == [sse_event("state", "state=in_call"), sse_event("lead", "lead=42")]
+        assert _next_events(events, 2) == [sse_event("lead", "lead=42"), sse_event("state", "state=in_call")]
         bus.publish(TENANT, {"type": "refused", "agent_id": AGENT, "command": "disposition", "reason": "closed"})
         assert _next_events(events, 1) == [sse_event("notice", "refused=disposition")]
         bus.publish_message(TENANT, 12, None, 3)
@@ -105,20 +105,24 @@ def test_stream_endpoint_streams_rendered_fragments(app, client, world, desks):
                                                 "virtual": 0})
     response = client.get("/agent/stream", buffered=False)
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
-    chunks = iter(response.response)
-    received = ""
-    while "event: callbacks" not in received:
-        chunk = next(chunks)
-        received += chunk.decode() if isinstance(chunk, bytes) else chunk
-    assert "event: state" in received and "data-state=\"ready\"" in received
-    timer = threading.Timer(0.2, put_in_call, args=(a, a.leads[1]))
-    timer.start()
-    received = ""
-    deadline = time.monotonic() + 10
-    while a.leads[1].last_name not in received or "event: script" not in received.split(a.leads[1].last_name)[-1]:
-        assert time.monotonic() < deadline, received
-        chunk = next(chunks)
-        received += chunk.decode() if isinstance(chunk, bytes) else chunk
-    assert "script-var" in received
-    response.close()
-    timer.join()
+    timer = None
+    try:
+        chunks = iter(response.response)
+        received = ""
+        while "event: callbacks" not in received:
+            chunk = next(chunks)
+            received += chunk.decode() if isinstance(chunk, bytes) else chunk
+        assert "event: state" in received and "data-state=\"ready\"" in received
+        timer = threading.Timer(0.2, put_in_call, args=(a, a.leads[1]))
+        timer.start()
+        received = ""
+        deadline = time.monotonic() + 10
+        while a.leads[1].last_name not in received or "event: script" not in received.split(a.leads[1].last_name)[-1]:
+            assert time.monotonic() < deadline, received
+            chunk = next(chunks)
+            received += chunk.decode() if isinstance(chunk, bytes) else chunk
+        assert "script-var" in received
+    finally:
+        response.close()  # ends the generator: its request context must not leak into the next test
+        if timer is not None:
+            timer.join()

