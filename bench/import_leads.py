@@ -206,11 +206,46 @@ def naive_baseline(tenant_id: int, list_id: int, path: pathlib.Path, rows: int) 
     return inserted, elapsed
 
 
+def bloctel_bench(tenant_id: int, lines: int, workdir: pathlib.Path) -> None:
+    """Bloctel file import (COPY) and ``is_blocked`` with that many numbers listed."""
+    import datetime as dt
+
+    from app.extensions import Session
+    from app.leads import redlist
+    from tenants.scoping import tenant_scope
+
+    path = workdir / "bloctel.txt"
+    rng = random.Random(7)
+    with open(path, "w", encoding="ascii") as handle:
+        for _ in range(lines):
+            handle.write(f"0{rng.choice('67')}{rng.randrange(10**8):08d}\n")
+    with tenant_scope(tenant_id), open(path, "rb") as stream:
+        started = time.perf_counter()
+        record = redlist.import_bloctel(stream, file_date=dt.date.today(), filename=path.name)
+        Session.commit()
+        seconds = time.perf_counter() - started
+    print(f"Bloctel: {lines} lines ({record.numbers} distinct numbers) imported in {seconds:.1f} s")
+    phones = [f"+33{rng.choice('67')}{rng.randrange(10**8):08d}" for _ in range(2000)]
+    with tenant_scope(tenant_id):
+        started = time.perf_counter()
+        blocked = sum(redlist.is_blocked(tenant_id, None, phone) for phone in phones)
+        per_check = (time.perf_counter() - started) / len(phones) * 1000
+        started = time.perf_counter()
+        redlist.blocked_numbers(tenant_id, None, phones)
+        batch = (time.perf_counter() - started) * 1000
+        Session.rollback()
+    print(f"is_blocked: {per_check:.2f} ms per number ({blocked} of {len(phones)} blocked); "
+          f"blocked_numbers for {len(phones)} numbers in one query: {batch:.0f} ms")
+    path.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--baseline-rows", type=int, default=20_000)
     parser.add_argument("--validate", action="store_true", help="also time the validation job before the import")
+    parser.add_argument("--bloctel-lines", type=int, default=0,
+                        help="also time a Bloctel file import of that many lines and is_blocked against it")
     args = parser.parse_args()
 
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="carillon-bench-"))
@@ -240,6 +275,8 @@ def main() -> None:
         print(f"naive ORM baseline: {args.baseline_rows} rows ({baseline_inserted} inserted) in "
               f"{baseline_seconds:.1f} s = {baseline_rate:,.0f} rows/s "
               f"(1 M rows would take ~{args.rows / baseline_rate / 60:.0f} min)")
+        if args.bloctel_lines:
+            bloctel_bench(tenant_id, args.bloctel_lines, workdir)
         print(f"peak RSS: {peak_rss_mb():.0f} MB")
         print(json.dumps({"rows": args.rows, "seconds": round(seconds, 2), "rows_per_s": round(args.rows / seconds),
                           "baseline_rows_per_s": round(baseline_rate), "peak_rss_mb": round(peak_rss_mb())}))

@@ -10,17 +10,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.extensions import Session
 from app.leads.models import BloctelFile, BloctelNumber, RedListEntry
 from app.leads.phones import e164_digits, normalize_phone
-from tenants.scoping import current_tenant_id, tenant_scope
+from tenants.scoping import current_tenant_id, is_unscoped, tenant_scope
 
 
 class InvalidPhoneError(ValueError):
@@ -36,13 +38,20 @@ def _e164(phone: str, region: str = "FR") -> str | None:
     return normalize_phone(phone, region).e164
 
 
-def _blocked_stmt(campaign_id: int | None, phones: list[str]) -> sa.Select:
+def _blocked_stmt(tenant_id: int, campaign_id: int | None, phones: list[str]) -> sa.Select:
+    # One array parameter each (= ANY), not one bind per number: a hopper refill
+    # checks thousands of numbers at once. The explicit tenant conditions are for
+    # the planner: the central scoping does not reach inside a UNION's branches,
+    # and without the leading tenant_id the primary key of bloctel_numbers cannot
+    # be used (row-level security still filters both branches).
     red = sa.select(RedListEntry.phone_number).where(
-        RedListEntry.phone_number.in_(phones),
+        RedListEntry.tenant_id == tenant_id,
+        RedListEntry.phone_number == sa.any_(sa.literal(phones, ARRAY(sa.Text))),
         sa.or_(RedListEntry.campaign_id.is_(None), RedListEntry.campaign_id == campaign_id),
     )
     digits = [e164_digits(p) for p in phones]
-    national = sa.select(sa.func.concat("+", BloctelNumber.phone)).where(BloctelNumber.phone.in_(digits))
+    national = sa.select(sa.func.concat("+", BloctelNumber.phone)).where(
+        BloctelNumber.tenant_id == tenant_id, BloctelNumber.phone == sa.any_(sa.literal(digits, ARRAY(sa.BigInteger))))
     # Wrapped in a SELECT: the central scoping hook reads entities from plain SELECTs
     # only (not from a bare UNION); the tenant criteria still reach both branches.
     both = red.union(national).subquery()
@@ -65,8 +74,11 @@ def blocked_numbers(tenant_id: int, campaign_id: int | None, phones: Iterable[st
     wanted = sorted({p for p in phones if p})
     if not wanted:
         return set()
+    if current_tenant_id() == tenant_id and not is_unscoped():
+        # already in this tenant's scope (a dialler's loop): no settings round trips
+        return set(Session.scalars(_blocked_stmt(tenant_id, campaign_id, wanted)))
     with tenant_scope(tenant_id):
-        return set(Session.scalars(_blocked_stmt(campaign_id, wanted)))
+        return set(Session.scalars(_blocked_stmt(tenant_id, campaign_id, wanted)))
 
 
 def add_number(phone: str, *, campaign_id: int | None = None, reason: str | None = None,
@@ -148,6 +160,8 @@ def export_csv(rows: Iterable[list[str]]) -> Iterator[str]:
         buffer.truncate()
 
 
+_NON_DIGITS = re.compile(r"\D+")
+
 # Overseas departments use their own country codes; their national numbers start
 # with these three digits after the trunk 0 (ARCEP plan).
 _DOM_PREFIXES = {
@@ -162,7 +176,9 @@ def bloctel_digits(line: str) -> int | None:
     """E.164 digits of a French number as Bloctel files write it (``0612345678``,
     ``33612345678``, ``+33 6 12...``), None for anything else. Millions of lines per
     file: plain string work, no ``phonenumbers`` parse."""
-    digits = "".join(ch for ch in line if ch.isdigit())
+    digits = line.strip()
+    if not digits.isdigit():
+        digits = _NON_DIGITS.sub("", digits)
     if len(digits) == 13 and digits.startswith("0033"):
         digits = "0" + digits[4:]
     elif len(digits) == 11 and digits.startswith("33"):
@@ -199,10 +215,15 @@ def import_bloctel(stream: IO[bytes], *, file_date: dt.date, filename: str,
             if chunk:
                 copy.write("\n".join(chunk) + "\n")
         tenant_id = current_tenant_id()
-        cur.execute("DELETE FROM bloctel_numbers WHERE tenant_id = %s", (tenant_id,))
+        # A new file mostly repeats the previous one: remove the numbers that left
+        # the list, add the new ones in index order; unchanged rows are not touched.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("DELETE FROM bloctel_numbers b WHERE b.tenant_id = %s AND NOT EXISTS "
+                    "(SELECT 1 FROM bloctel_staging s WHERE s.phone = b.phone)", (tenant_id,))
         cur.execute("INSERT INTO bloctel_numbers (tenant_id, phone) SELECT DISTINCT %s::int, phone "
-                    "FROM bloctel_staging", (tenant_id,))
-        count = cur.rowcount
+                    "FROM bloctel_staging ORDER BY 2 ON CONFLICT DO NOTHING", (tenant_id,))
+        cur.execute("SELECT count(DISTINCT phone) FROM bloctel_staging")
+        count = cur.fetchone()[0]
         cur.execute("DROP TABLE bloctel_staging")
     record = BloctelFile(file_date=file_date, filename=filename[:255], numbers=count, rejected=rejected,
                          imported_by=imported_by)

@@ -24,7 +24,6 @@ def upgrade() -> None:
     op.create_table('bloctel_numbers',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('phone', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_bloctel_numbers_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'phone', name=op.f('pk_bloctel_numbers'))
     )
     op.create_table('campaigns',

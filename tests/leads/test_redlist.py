@@ -99,7 +99,7 @@ def test_blocked_numbers_batch_and_speed(world, lists):
     tenant_id, campaign_id = world.a.id, lists["a"].campaign_id
     with tenant_scope(tenant_id):
         Session.execute(sa.text("ANALYZE bloctel_numbers"))
-        stmt = redlist._blocked_stmt(campaign_id, ["+33600000002"])
+        stmt = redlist._blocked_stmt(tenant_id, campaign_id, ["+33600000002"])
         compiled = stmt.compile(Session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = "\n".join(Session.scalars(sa.text(f"EXPLAIN {compiled}")))
         Session.rollback()
