@@ -162,18 +162,21 @@ def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: 
     }
 
 
-def snapshot(directory: Directory, filters: Filters) -> dict:
-    """The whole wallboard, filtered: sent when a stream opens and to resynchronise."""
+def snapshot(directory: Directory, filters: Filters, agents: dict[int, dict] | None = None,
+             campaigns: dict[int, dict] | None = None, counters: dict | None = None) -> dict:
+    """The whole wallboard, filtered: sent when a stream opens and to resynchronise.
+    The state comes from the caller (the tenant feed's copy) or else from Redis."""
     tenant_id = directory.tenant_id
-    counters = bus.wallboard_counters(tenant_id)
-    agents = [agent_row(directory, agent_id, state, counters)
-              for agent_id, state in bus.all_agents(tenant_id).items()]
-    campaigns = [campaign_row(directory, campaign_id, stats, counters)
-                 for campaign_id, stats in bus.all_campaigns(tenant_id).items()]
+    counters = bus.wallboard_counters(tenant_id) if counters is None else counters
+    agents = bus.all_agents(tenant_id) if agents is None else agents
+    campaigns = bus.all_campaigns(tenant_id) if campaigns is None else campaigns
+    agent_rows = [agent_row(directory, agent_id, state, counters) for agent_id, state in agents.items()
+                  if directory.agent_visible(agent_id, _int(state.get("campaign_id")), filters)]
     return {
         "now": round(time.time(), 3),
-        "agents": [a for a in agents if directory.agent_visible(a["id"], a["campaign_id"], filters)],
-        "campaigns": [c for c in campaigns if directory.campaign_visible(c["id"], filters)],
+        "agents": agent_rows,
+        "campaigns": [campaign_row(directory, campaign_id, stats, counters)
+                      for campaign_id, stats in campaigns.items() if directory.campaign_visible(campaign_id, filters)],
         "counters_at": counters.get("computed_at"),
     }
 

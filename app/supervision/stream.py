@@ -1,19 +1,23 @@
 """Server-Sent Events for the wallboard.
 
-One ``TenantFeed`` per tenant and web process subscribes to the tenant's bus channel
-and hands batches of events (every ``BATCH_S``) to the wallboards of that tenant
-open in this process, so 20 wallboards cost one Redis subscription and one JSON
-decode per event. Each stream filters the batch, sends it as a ``delta``, sends a
-``tick`` when it has had nothing to say for a second, and a full ``snapshot`` every
-``RESYNC_S`` (per-day counters, anything a lost batch missed). Plain threads and
-blocking queues: gunicorn's gevent worker patches them into greenlets, the werkzeug
-test server runs them as threads."""
+One ``TenantFeed`` per tenant and web process subscribes to the tenant's bus channel,
+keeps a copy of the tenant's live state (read from Redis when it starts and again
+every ``RESYNC_S``, then kept current by the events) and hands batches of changes
+(every ``BATCH_S``) to the wallboards of that tenant open in this process. So twenty
+wallboards cost one Redis subscription, one JSON decode per event and one state read
+per resync, whatever their number. Each stream filters the batch and sends it as a
+``delta``, sends a ``tick`` when it has had nothing to say for ``TICK_S``, and a full
+``snapshot`` from the feed's copy when it opens and about every ``RESYNC_S`` (per-day
+counters, anything a dropped batch missed). Plain threads and blocking queues:
+gunicorn's gevent worker patches them into greenlets, the werkzeug server runs them
+as threads."""
 
 from __future__ import annotations
 
 import json
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -38,21 +42,35 @@ class TenantFeed:
     def __init__(self, tenant_id: int) -> None:
         self.tenant_id = tenant_id
         self.subscribers: set[queue.Queue] = set()
+        self.agents: dict[int, dict] = {}
+        self.campaigns: dict[int, dict] = {}
         self.counters: dict = {}
         self.thread: threading.Thread | None = None
+        self.pubsub = None
 
-    # Called with _LOCK held.
-    def _ensure_running(self) -> None:
-        if self.thread is None or not self.thread.is_alive():
-            self.thread = threading.Thread(target=self._run, name=f"wallboard-feed-{self.tenant_id}", daemon=True)
-            self.thread.start()
+    def start(self) -> None:
+        """Subscribe first, then read the state: no change can fall in between."""
+        self.pubsub = redis().pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(bus.events_channel(self.tenant_id))
+        self.reload()
+        self.thread = threading.Thread(target=self._run, name=f"wallboard-feed-{self.tenant_id}", daemon=True)
+        self.thread.start()
+
+    def reload(self) -> None:
+        self.agents = bus.all_agents(self.tenant_id)
+        self.campaigns = bus.all_campaigns(self.tenant_id)
+        self.counters = bus.wallboard_counters(self.tenant_id)
+
+    def state(self) -> tuple[dict[int, dict], dict[int, dict], dict]:
+        # dict.copy() is atomic: safe while the feed thread updates the originals
+        return self.agents.copy(), self.campaigns.copy(), self.counters
 
     def _broadcast(self, item: object) -> None:
         for q in list(self.subscribers):
             try:
                 q.put_nowait(item)
             except queue.Full:
-                # a slow reader: drop its backlog, it resynchronises from Redis
+                # a slow reader: drop its backlog, it resynchronises from the feed's copy
                 while True:
                     try:
                         q.get_nowait()
@@ -60,26 +78,35 @@ class TenantFeed:
                         break
                 q.put_nowait(RESYNC)
 
+    def _apply(self, event: dict, agents: dict[int, dict], campaigns: dict[int, dict]) -> None:
+        kind = event.get("type")
+        if kind == "agent" and "agent_id" in event:
+            agent_id = int(event["agent_id"])
+            agents[agent_id] = event
+            if event.get("state") == "logged_out":
+                self.agents.pop(agent_id, None)
+            else:
+                self.agents[agent_id] = event
+        elif kind == "campaign" and "campaign_id" in event:
+            campaign_id = int(event["campaign_id"])
+            campaigns[campaign_id] = event
+            self.campaigns[campaign_id] = {**self.campaigns.get(campaign_id, {}), **event}
+
     def _run(self) -> None:
-        pubsub = redis().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(bus.events_channel(self.tenant_id))
         agents: dict[int, dict] = {}
         campaigns: dict[int, dict] = {}
-        last_flush = last_counters = time.monotonic()
+        last_flush = last_counters = last_reload = time.monotonic()
         idle_since: float | None = None
         try:
-            self.counters = bus.wallboard_counters(self.tenant_id)
             while True:
-                message = pubsub.get_message(timeout=BATCH_S)
+                message = self.pubsub.get_message(timeout=BATCH_S)  # type: ignore[union-attr]
                 if message is not None and message.get("type") == "message":
-                    event = json.loads(message["data"])
-                    kind = event.get("type")
-                    if kind == "agent" and "agent_id" in event:
-                        agents[int(event["agent_id"])] = event
-                    elif kind == "campaign" and "campaign_id" in event:
-                        campaigns[int(event["campaign_id"])] = event
+                    self._apply(json.loads(message["data"]), agents, campaigns)
                 now = time.monotonic()
-                if now - last_counters >= COUNTERS_S:
+                if now - last_reload >= RESYNC_S:
+                    self.reload()
+                    last_reload = last_counters = now
+                elif now - last_counters >= COUNTERS_S:
                     self.counters = bus.wallboard_counters(self.tenant_id)
                     last_counters = now
                 if now - last_flush >= BATCH_S:
@@ -98,15 +125,11 @@ class TenantFeed:
         except Exception:
             log.exception("wallboard feed of tenant %s stopped", self.tenant_id)
             with _LOCK:
-                _FEEDS.pop(self.tenant_id, None)
+                if _FEEDS.get(self.tenant_id) is self:
+                    _FEEDS.pop(self.tenant_id)
                 self._broadcast(RESYNC)
         finally:
-            pubsub.close()
-
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
-        self.subscribers.add(q)
-        return q
+            self.pubsub.close()  # type: ignore[union-attr]
 
 
 _LOCK = threading.Lock()
@@ -117,9 +140,11 @@ def subscribe(tenant_id: int) -> tuple[TenantFeed, queue.Queue]:
     with _LOCK:
         feed = _FEEDS.get(tenant_id)
         if feed is None:
-            feed = _FEEDS[tenant_id] = TenantFeed(tenant_id)
-        q = feed.subscribe()
-        feed._ensure_running()
+            feed = TenantFeed(tenant_id)
+            feed.start()
+            _FEEDS[tenant_id] = feed
+        q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
+        feed.subscribers.add(q)
         return feed, q
 
 
@@ -138,16 +163,21 @@ def wallboard_events(directory: Directory, filters: Filters, lifetime_s: float |
     feed, q = subscribe(directory.tenant_id)
     try:
         started = last_sent = last_sync = time.monotonic()
+        # streams opened together spread their resynchronisations
+        resync_every = RESYNC_S * random.uniform(0.8, 1.2)
         yield "retry: 2000\n\n"
-        yield sse("snapshot", snapshot(directory, filters))
+        yield sse("snapshot", snapshot(directory, filters, *feed.state()))
         while time.monotonic() - started < lifetime_s:
             try:
                 item = q.get(timeout=max(0.05, TICK_S - (time.monotonic() - last_sent)))
             except queue.Empty:
                 item = None
             now = time.monotonic()
-            if item is RESYNC or now - last_sync >= RESYNC_S:
-                yield sse("snapshot", snapshot(directory, filters))
+            if item is RESYNC and _FEEDS.get(directory.tenant_id) is not feed:
+                unsubscribe(feed, q)
+                feed, q = subscribe(directory.tenant_id)
+            if item is RESYNC or now - last_sync >= resync_every:
+                yield sse("snapshot", snapshot(directory, filters, *feed.state()))
                 last_sent = last_sync = now
                 continue
             if item is not None:

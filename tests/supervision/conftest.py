@@ -18,9 +18,13 @@ def _clear_tenant_keys(tenant_ids) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _own_redis_database(app):
+def _own_redis_database(app, monkeypatch):
     """Other test runs and the demo dialer share this Redis with the same small tenant
-    and user ids: live state here goes to a database of its own."""
+    and user ids: live state here goes to a database of its own, under a prefix of its
+    own (pub/sub channels are shared by every database)."""
+    import os
+
+    monkeypatch.setattr(bus, "PREFIX", f"carillon-test-{os.getpid()}:rt")
     import redis as redis_lib
 
     from app import extensions
@@ -68,6 +72,8 @@ def logged_in():
 
     def log_in(client, user, password) -> str:
         assert login(client, user.email, password).status_code == 302
+        with client.session_transaction() as session:
+            session["locale"] = "en"  # the assertions read English messages
         return csrf_from(client.get("/").get_data(as_text=True))
 
     return log_in
