@@ -27,15 +27,13 @@ def register(app: Flask) -> ProductApi:
     from app import extensions
     from app.api import admin, external, public, v1
     from app.api import webhooks as _webhooks  # noqa: F401  (connects the signal receivers)
-    from app.api.http import install_api_blueprint
 
     for name, value in SPEC.items():
         app.config.setdefault(name, value)
     api = ProductApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     api.spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer"})
-    for bp, before in ((external.bp, ()), (public.bp, ()), (v1.bp, (v1.authenticate,))):
-        install_api_blueprint(bp, *before)
+    for bp in (external.bp, public.bp, v1.bp):
         extensions.csrf.exempt(bp)
         api.register_blueprint(bp)
     app.register_blueprint(admin.bp)

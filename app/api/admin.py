@@ -25,7 +25,7 @@ from app.extensions import Session
 bp = Blueprint("api_admin", __name__, url_prefix="/admin")
 docs = Blueprint("api_docs", __name__)
 register_nav(SECTION_ADMIN, NavItem(_l("API keys"), "api_admin.api_keys", Permission.MANAGE_API_KEYS, "key"))
-register_nav(SECTION_ADMIN, NavItem(_l("Click-to-call"), "api_admin.click2call", Permission.MANAGE_API_KEYS, "phone"))
+register_nav(SECTION_ADMIN, NavItem(_l("Click-to-call"), "api_admin.click2call_view", Permission.MANAGE_API_KEYS, "phone"))
 register_nav(SECTION_ADMIN, NavItem(_l("Webhooks"), "api_admin.webhooks_index", Permission.MANAGE_API_KEYS, "flow"))
 
 DAY = dt.timedelta(hours=24)

@@ -7,13 +7,14 @@ from flask_smorest import Blueprint
 
 from app.api import idempotency, leads, messages
 from app.api.auth import authenticate_api_key
-from app.api.http import ApiError, answer, json_body
+from app.api.http import ApiError, answer, install_api_blueprint, json_body
 from app.api.models import ApiScope
 from app.api.schemas import BatchOut, ErrorOut, LeadBatchIn, LeadCreatedOut, LeadIn, ValidateOut
 
 bp = Blueprint("api_external", __name__, url_prefix="/api/external",
                description="Import de leads depuis des sites web, CRM externes ou applications tierces "
                            "(en-tête X-API-Key).")
+install_api_blueprint(bp)
 
 _ERRORS = {"400": "Requête invalide", "401": "API Key invalide ou manquante", "403": "Compte suspendu ou clé en "
            "lecture seule", "413": "Corps trop volumineux", "415": "Content-Type incorrect",

@@ -10,12 +10,13 @@ from flask_smorest import Blueprint
 
 from app.api import click2call
 from app.api.auth import authenticate_click2call
-from app.api.http import ApiError, answer, client_ip, json_body
+from app.api.http import ApiError, answer, client_ip, install_api_blueprint, json_body
 from app.api.schemas import Click2CallIn, Click2CallOut, ErrorOut, PublicStatusOut
 
 bp = Blueprint("api_public", __name__, url_prefix="/api/public",
                description="Click-to-call : lancer des appels depuis des applications externes "
                            "(Authorization: Bearer <token>).")
+install_api_blueprint(bp)
 
 CORS_MAX_AGE_S = 600
 

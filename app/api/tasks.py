@@ -10,7 +10,7 @@ from app.api import webhooks
 from app.api.models import DeliveryState, WebhookDelivery
 from app.db import utcnow
 from app.extensions import Session
-from tenants.scoping import tenant_scope
+from tenants.scoping import current_tenant_id, set_tenant
 
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 10
@@ -55,25 +55,20 @@ def attempt(delivery: WebhookDelivery) -> bool:
 @dramatiq.actor(queue_name="webhooks", max_retries=MAX_ATTEMPTS, min_backoff=1_000, max_backoff=3_600_000)
 def deliver_webhook(delivery_id: int, tenant_id: int) -> None:
     """One attempt per run; a failure raises so that Dramatiq runs it again later
-    (backoff doubling from 1 s up to an hour), until MAX_ATTEMPTS attempts."""
-    with tenant_scope(tenant_id):
-        try:
-            delivery = Session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.state in (DeliveryState.DELIVERED, DeliveryState.FAILED):
-                Session.rollback()
-                return
-            if not delivery.endpoint.active:
-                delivery.state = DeliveryState.FAILED
-                delivery.last_error = "endpoint disabled"
-                Session.commit()
-                return
-            ok = attempt(delivery)
-            state, attempts = delivery.state, delivery.attempts
-            Session.commit()
-        except Exception:
-            Session.rollback()
-            raise
-        finally:
-            Session.remove()
-    if not ok and state != DeliveryState.FAILED:
-        raise DeliveryFailed(f"webhook delivery {delivery_id}: attempt {attempts} failed")
+    (backoff doubling from 1 s up to an hour), until MAX_ATTEMPTS attempts. The job
+    edge (``jobs.broker``) sets the tenant and ends the session."""
+    if current_tenant_id() != tenant_id:
+        set_tenant(tenant_id)  # enqueued without a tenant in scope (replays from the CLI)
+    delivery = Session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.state in (DeliveryState.DELIVERED, DeliveryState.FAILED):
+        return
+    if not delivery.endpoint.active:
+        delivery.state = DeliveryState.FAILED
+        delivery.last_error = "endpoint disabled"
+        return
+    ok = attempt(delivery)
+    # committed here, not by the job edge: a failed attempt raises, and the edge
+    # would roll the attempt's record back
+    Session.commit()
+    if not ok and delivery.state != DeliveryState.FAILED:
+        raise DeliveryFailed(f"webhook delivery {delivery_id}: attempt {delivery.attempts} failed")

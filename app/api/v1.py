@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema
 from app.api import rest
 from app.api import rest_schemas as rs
 from app.api.auth import authenticate_api_key
-from app.api.http import answer
+from app.api.http import answer, install_api_blueprint
 from app.api.models import ApiScope
 from app.api.schemas import ErrorOut
 
@@ -22,8 +22,10 @@ bp = Blueprint("api_v1", __name__, url_prefix="/api/v1",
 
 
 def authenticate() -> None:
-    """Installed after the API preamble (``app.api.register``)."""
     authenticate_api_key(ApiScope.READ if request.method in ("GET", "HEAD") else ApiScope.WRITE)
+
+
+install_api_blueprint(bp, authenticate)  # the preamble first, then the key
 
 
 SCHEMAS: dict[str, tuple[type[Schema], type[Schema], type[Schema], type[Schema]]] = {

@@ -138,7 +138,7 @@ def _send_committed(session: so.Session) -> None:
     from app.api.tasks import deliver_webhook
 
     for delivery_id, tenant_id in pending:
-        deliver_webhook.send(delivery_id, tenant_id)
+        deliver_webhook.send_with_options(args=(delivery_id, tenant_id), tenant_id=tenant_id)
 
 
 @sa.event.listens_for(so.Session, "after_rollback")
