@@ -145,7 +145,7 @@ def make_tenant(name: str) -> tuple[int, int]:
 def service_import(tenant_id: int, list_id: int, path: pathlib.Path, *, validate_first: bool) -> dict:
     from app.extensions import Session
     from app.leads import imports
-    from app.leads.models import ImportStatus, LeadImport, LeadList
+    from app.leads.models import ImportJob, ImportStatus, LeadList
     from tenants.scoping import tenant_scope
 
     timings: dict[str, float] = {}
@@ -169,7 +169,7 @@ def service_import(tenant_id: int, list_id: int, path: pathlib.Path, *, validate
         imports.execute(imp.id)
         Session.commit()
         timings["import"] = time.perf_counter() - started
-        done = Session.get(LeadImport, imp.id, populate_existing=True)
+        done = Session.get(ImportJob, imp.id, populate_existing=True)
         counts = dict(done.counts)
         imports.delete_import_files(done)
         Session.commit()

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from app.extensions import Session, engine
 from app.leads.fields import CUSTOM_PREFIX, NAME_FIELDS, STANDARD_FIELDS, STANDARD_NAMES, fold, suggest_field
-from app.leads.models import CustomField, CustomFieldKind, ImportStatus, LeadImport, LeadList
+from app.leads.models import CustomField, CustomFieldKind, ImportJob, ImportStatus, LeadList
 from app.leads.phones import normalize_phone
 from app.leads.readers import (
     SHEET_FORMATS,
@@ -74,7 +74,7 @@ class MappingError(ValueError):
 
 
 def save_upload(stream: IO[bytes], filename: str, lead_list: LeadList, *, user_id: int | None,
-                max_bytes: int | None = None) -> LeadImport:
+                max_bytes: int | None = None) -> ImportJob:
     """Store the uploaded file and describe it; a file that cannot be imported is
     deleted and nothing is written (``ImportFileError``)."""
     limit = max_upload_bytes() if max_bytes is None else max_bytes
@@ -94,7 +94,7 @@ def save_upload(stream: IO[bytes], filename: str, lead_list: LeadList, *, user_i
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    imp = LeadImport(list_id=lead_list.id, created_by=user_id, filename=filename[:255], stored_path=str(path),
+    imp = ImportJob(list_id=lead_list.id, created_by=user_id, filename=filename[:255], stored_path=str(path),
                      size_bytes=size, file_format=shape.file_format, encoding=shape.encoding,
                      delimiter=shape.delimiter, sheet=shape.sheet, has_header=True, mapping={},
                      dedup_keys=["phone"], dedup_scope="campaign", strategy="ignore",
@@ -115,7 +115,7 @@ def _copy_limited(stream: IO[bytes], path: pathlib.Path, limit: int) -> int:
     return size
 
 
-def shape_of(imp: LeadImport) -> FileShape:
+def shape_of(imp: ImportJob) -> FileShape:
     return FileShape(imp.file_format, imp.encoding, imp.delimiter, imp.sheet)
 
 
@@ -134,7 +134,7 @@ def _first_rows(path: str, shape: FileShape, count: int) -> list[list[str]]:
     return found
 
 
-def delete_import_files(imp: LeadImport) -> None:
+def delete_import_files(imp: ImportJob) -> None:
     for path in (imp.stored_path, imp.rejects_path):
         if path:
             pathlib.Path(path).unlink(missing_ok=True)
@@ -157,7 +157,7 @@ class Preview:
         return self.rows[1:] if has_header else self.rows
 
 
-def preview(imp: LeadImport, limit: int = 8) -> Preview:
+def preview(imp: ImportJob, limit: int = 8) -> Preview:
     rows = _first_rows(imp.stored_path, shape_of(imp), limit + 1)
     columns = max((len(r) for r in rows), default=0)
     padded = [r + [""] * (columns - len(r)) for r in rows]
@@ -188,7 +188,7 @@ def field_choices(customs: list[CustomField]) -> list[tuple[str, str]]:
     ]
 
 
-def suggest_mapping(imp: LeadImport, header: list[str] | None, columns: int,
+def suggest_mapping(imp: ImportJob, header: list[str] | None, columns: int,
                     customs: list[CustomField]) -> dict[int, str]:
     """Column index → field: the list's last mapping where it applies, otherwise
     the header names."""
@@ -237,7 +237,7 @@ def check_mapping(mapping: dict[int, str], customs: list[CustomField]) -> list[s
     return errors
 
 
-def apply_mapping(imp: LeadImport, options: ImportOptions, header: list[str] | None) -> None:
+def apply_mapping(imp: ImportJob, options: ImportOptions, header: list[str] | None) -> None:
     customs = custom_fields()
     mapping = {i: f for i, f in options.mapping.items() if f}
     errors = check_mapping(mapping, customs)
@@ -269,7 +269,7 @@ def apply_mapping(imp: LeadImport, options: ImportOptions, header: list[str] | N
     Session.flush()
 
 
-def mark_queued(imp: LeadImport, status: ImportStatus) -> None:
+def mark_queued(imp: ImportJob, status: ImportStatus) -> None:
     imp.status = status
     imp.progress = 0
     imp.processed_rows = 0
@@ -424,13 +424,13 @@ class ProgressWriter:
         if not force and now - self._last < 0.5:
             return
         self._last = now
-        table = LeadImport.__table__
+        table = ImportJob.__table__
         with engine().begin() as conn:
             conn.execute(sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(self.tenant_id)})
             conn.execute(table.update().where(table.c.id == self.import_id).values(**values))
 
 
-def _stage(cur, imp: LeadImport, stager: RowStager, on_progress: Callable[[int, float], None]) -> int:
+def _stage(cur, imp: ImportJob, stager: RowStager, on_progress: Callable[[int, float], None]) -> int:
     cur.execute(STAGE_DDL)
     rows, reader = open_rows(imp.stored_path, shape_of(imp))
     count = 0
@@ -468,7 +468,7 @@ def _stage(cur, imp: LeadImport, stager: RowStager, on_progress: Callable[[int, 
 # --------------------------------------------------------------------------- set-based decisions
 
 
-def _scope_sql(imp: LeadImport) -> str:
+def _scope_sql(imp: ImportJob) -> str:
     if imp.dedup_scope == "list":
         return "l.list_id = %(list_id)s"
     if imp.dedup_scope == "campaign":
@@ -490,7 +490,7 @@ _DB_MATCH = {
 }
 
 
-def _classify(cur, imp: LeadImport, params: dict[str, object]) -> None:
+def _classify(cur, imp: ImportJob, params: dict[str, object]) -> None:
     """Marks in-file duplicates and matches the remaining rows with existing leads.
     Explicit ``tenant_id`` conditions are for the planner (the indexes lead with it);
     row-level security filters by tenant anyway."""
@@ -551,7 +551,7 @@ def _assignments(columns: list[str], merge: bool) -> str:
     return ", ".join(parts)
 
 
-def _apply_existing(cur, imp: LeadImport, columns: list[str], params: dict[str, object]) -> int:
+def _apply_existing(cur, imp: ImportJob, columns: list[str], params: dict[str, object]) -> int:
     if imp.strategy == "ignore":
         cur.execute("UPDATE import_rows SET outcome = 'ignored', reason = 'existing:' || match_key "
                     "WHERE outcome IS NULL AND existing_id IS NOT NULL")
@@ -589,7 +589,7 @@ def _insert_new(cur, columns: list[str], params: dict[str, object]) -> int:
     return cur.rowcount
 
 
-def _write_rejects(cur, imp: LeadImport, columns: list[str]) -> str:
+def _write_rejects(cur, imp: ImportJob, columns: list[str]) -> str:
     path = f"{imp.stored_path}.rejects.csv"
     shown = ", ".join(f"s.{c}" for c in columns if c != "phone_number")
     query = (f"COPY (SELECT s.row_no AS line, s.reason, COALESCE(s.phone_number, s.phone_raw) AS phone_number"
@@ -607,14 +607,14 @@ def _write_rejects(cur, imp: LeadImport, columns: list[str]) -> str:
 
 @dataclass
 class _Run:
-    imp: LeadImport
+    imp: ImportJob
     params: dict[str, object]
     stager: RowStager
     progress: ProgressWriter
 
 
 def _prepare(import_id: int) -> _Run | None:
-    imp = Session.get(LeadImport, import_id, populate_existing=True)
+    imp = Session.get(ImportJob, import_id, populate_existing=True)
     if imp is None:
         return None
     # one worker per import, whatever the broker redelivers
@@ -640,7 +640,7 @@ def _staging_progress(run: _Run, share: float) -> Callable[[int, float], None]:
     return report
 
 
-def validate(import_id: int) -> LeadImport | None:
+def validate(import_id: int) -> ImportJob | None:
     """The validation job: counts what the import would do; writes no lead."""
     run = _prepare(import_id)
     if run is None:
@@ -660,7 +660,7 @@ def validate(import_id: int) -> LeadImport | None:
     return imp
 
 
-def execute(import_id: int) -> LeadImport | None:
+def execute(import_id: int) -> ImportJob | None:
     """The import job: all rows of the file in one transaction."""
     run = _prepare(import_id)
     if run is None:
@@ -700,7 +700,7 @@ def record_failure(import_id: int, tenant_id: int, error: str) -> None:
                                                progress=0)
 
 
-def iter_rejects(imp: LeadImport) -> Iterator[list[str]]:
+def iter_rejects(imp: ImportJob) -> Iterator[list[str]]:
     """Rows of the rejects report (header first), for the download view."""
     if not imp.rejects_path or not os.path.exists(imp.rejects_path):
         return

@@ -210,7 +210,7 @@ class ImportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class LeadImport(TenantScoped, Timestamped, Base):
+class ImportJob(TenantScoped, Timestamped, Base):
     """One file import through the wizard; the job writes its progress here."""
 
     __tablename__ = "lead_imports"

@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from app.campaigns.models import Campaign
 from app.db import utcnow
 from app.extensions import Session
-from app.leads.models import CustomField, CustomFieldKind, Lead, LeadList, LeadStatus, TimelineEvent
+from app.leads.models import (
+    CustomField,
+    CustomFieldKind,
+    ImportJob,
+    Lead,
+    LeadList,
+    LeadStatus,
+    TimelineEvent,
+)
 from app.leads.phones import normalize_phone
 
 PAGE_SIZE = 50
@@ -73,6 +81,11 @@ def set_list_active(lead_list: LeadList, active: bool) -> None:
 
 def all_lists() -> list[LeadList]:
     return list(Session.scalars(sa.select(LeadList).join(LeadList.campaign).order_by(Campaign.name, LeadList.name)))
+
+
+def recent_imports(lead_list: LeadList, limit: int = 5) -> list[ImportJob]:
+    return list(Session.scalars(sa.select(ImportJob).where(ImportJob.list_id == lead_list.id)
+                                .order_by(ImportJob.id.desc()).limit(limit)))
 
 
 def lists_with_counts() -> list[tuple[LeadList, int]]:

@@ -13,7 +13,7 @@ import app.models  # noqa: F401  (a worker loads no view: every mapper must be k
 import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.extensions import Session
 from app.leads import imports, privacy
-from app.leads.models import ImportStatus, LeadImport
+from app.leads.models import ImportJob, ImportStatus
 from app.leads.readers import ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
 
@@ -30,10 +30,10 @@ def _retry_when(retries: int, exception: BaseException) -> bool:
     return isinstance(exception, ImportNotReadyError) and retries < 20
 
 
-def _run(step: Callable[[int], LeadImport | None], import_id: int, expected: tuple[str, ...]) -> None:
+def _run(step: Callable[[int], ImportJob | None], import_id: int, expected: tuple[str, ...]) -> None:
     tenant_id = current_tenant_id()
     try:
-        imp = Session.get(LeadImport, import_id, populate_existing=True)
+        imp = Session.get(ImportJob, import_id, populate_existing=True)
         if imp is None or imp.status not in expected:
             if imp is not None and imp.status in (ImportStatus.DONE, ImportStatus.FAILED):
                 return

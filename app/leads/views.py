@@ -22,7 +22,7 @@ from app.core.nav import SECTION_MANAGE, NavItem, register_nav
 from app.core.rendering import render
 from app.extensions import Session
 from app.leads import imports, messages, privacy, redlist, services, tasks
-from app.leads.models import CustomField, ImportStatus, Lead, LeadImport, LeadList, RedListEntry
+from app.leads.models import CustomField, ImportJob, ImportStatus, Lead, LeadList, RedListEntry
 from app.leads.phones import format_national, normalize_phone
 from app.leads.readers import DELIMITERS, ENCODINGS, ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
@@ -141,7 +141,7 @@ def list_detail(list_id: int):
     other_lists = [row for row in services.all_lists() if row.id != lead_list.id]
     return render("leads/list_detail.html", lead_list=lead_list, page=page, filter=lead_filter, args=args,
                   next_url=next_url, prev_url=prev_url, agents=_agents(), other_lists=other_lists,
-                  customs=imports.custom_fields())
+                  customs=imports.custom_fields(), imports_done=services.recent_imports(lead_list))
 
 
 @bp.post("/lists/<int:list_id>/bulk")
@@ -224,7 +224,7 @@ def _options_from_form(columns: int) -> imports.ImportOptions:
 @bp.route("/imports/<int:import_id>/mapping", methods=["GET", "POST"])
 @require(Permission.MANAGE_LEADS)
 def import_mapping(import_id: int):
-    imp = get_or_404(LeadImport, import_id)
+    imp = get_or_404(ImportJob, import_id)
     if imp.status not in (ImportStatus.UPLOADED, ImportStatus.VALIDATED, ImportStatus.FAILED):
         return redirect(url_for("leads.import_status", import_id=imp.id))
     errors: list[str] = []
@@ -265,14 +265,14 @@ def import_mapping(import_id: int):
 @bp.get("/imports/<int:import_id>")
 @require(Permission.MANAGE_LEADS)
 def import_status(import_id: int):
-    imp = get_or_404(LeadImport, import_id)
+    imp = get_or_404(ImportJob, import_id)
     return render("leads/import_status.html", imp=imp, running=imp.status in RUNNING, reason=messages.reason)
 
 
 @bp.post("/imports/<int:import_id>/start")
 @require(Permission.MANAGE_LEADS)
 def import_start(import_id: int):
-    imp = get_or_404(LeadImport, import_id)
+    imp = get_or_404(ImportJob, import_id)
     if imp.status != ImportStatus.VALIDATED:
         abort(409)
     strategy = request.form.get("strategy", imp.strategy)
@@ -287,7 +287,7 @@ def import_start(import_id: int):
 @bp.get("/imports/<int:import_id>/rejects.csv")
 @require(Permission.MANAGE_LEADS)
 def import_rejects(import_id: int):
-    imp = get_or_404(LeadImport, import_id)
+    imp = get_or_404(ImportJob, import_id)
     if imp.status != ImportStatus.DONE:
         abort(404)
 

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from app.extensions import Session
 from app.leads import imports, tasks
-from app.leads.models import CustomField, ImportStatus, Lead, LeadImport, LeadList
+from app.leads.models import CustomField, ImportJob, ImportStatus, Lead, LeadList
 from app.leads.readers import ImportFileError
 from tenants.scoping import tenant_scope
 from tests.leads.helpers import DATA, import_file, upload
@@ -43,7 +43,7 @@ def test_semicolon_utf8_end_to_end(world, lists):
     assert {lead.list_id for lead in leads} == {lists["a"].list_id}
     assert leads_of(world.b.id) == []
     with tenant_scope(world.a.id):
-        rejects = list(imports.iter_rejects(Session.get(LeadImport, imp.id)))
+        rejects = list(imports.iter_rejects(Session.get(ImportJob, imp.id)))
     assert rejects[0][:3] == ["line", "reason", "phone_number"]
     assert [(r[0], r[1], r[2]) for r in rejects[1:]] == [
         ("4", "phone:too_short", "12"), ("5", "duplicate_in_file:phone", "+33612345678"),
@@ -69,7 +69,7 @@ def test_latin1_with_crlf(world, lists):
 def test_xlsx_chosen_sheet(world, lists):
     imp = upload(world.a.id, lists["a"].list_id, "contacts.xlsx")
     with tenant_scope(world.a.id):
-        view = imports.preview(Session.get(LeadImport, imp.id))
+        view = imports.preview(Session.get(ImportJob, imp.id))
         Session.commit()
     assert view.sheets == ["Notes", "Contacts"]
     done = import_file(world.a.id, lists["a"].list_id, "contacts.xlsx", sheet="Contacts")
@@ -109,7 +109,7 @@ def test_last_mapping_is_remembered(world, lists):
     import_file(world.a.id, lists["a"].list_id, "contacts_tab_noheader.txt", has_header=False, mapping=mapping)
     imp = upload(world.a.id, lists["a"].list_id, "contacts_tab_noheader.txt")
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, imp.id)
+        imp = Session.get(ImportJob, imp.id)
         view = imports.preview(imp)
         assert imports.suggest_mapping(imp, None, view.columns, []) == mapping
         Session.commit()
@@ -134,7 +134,7 @@ def test_bad_files_write_nothing(world, lists, owner_engine, import_dir, filenam
 def test_mapping_without_required_fields_is_refused(world, lists, owner_engine):
     imp = upload(world.a.id, lists["a"].list_id, "two_columns.csv")
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, imp.id)
+        imp = Session.get(ImportJob, imp.id)
         with pytest.raises(imports.MappingError) as caught:
             imports.apply_mapping(imp, imports.ImportOptions({0: "city", 1: "postal_code"}, True), ["Ville", "CP"])
         Session.rollback()
@@ -203,7 +203,7 @@ def test_failure_mid_import_leaves_no_lead(world, lists, owner_engine, monkeypat
     monkeypatch.setattr(imports, "_write_rejects", broken)
     imp = upload(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, imp.id)
+        imp = Session.get(ImportJob, imp.id)
         view = imports.preview(imp)
         header = view.header(True)
         imports.apply_mapping(imp, imports.ImportOptions(
@@ -213,7 +213,7 @@ def test_failure_mid_import_leaves_no_lead(world, lists, owner_engine, monkeypat
         with pytest.raises(RuntimeError):
             tasks.run_import.fn(imp.id)
         Session.rollback()
-        imp = Session.get(LeadImport, imp.id, populate_existing=True)
+        imp = Session.get(ImportJob, imp.id, populate_existing=True)
         assert imp.status == ImportStatus.FAILED and "disk full" in imp.error
         Session.commit()
     assert count_rows(owner_engine, "leads") == 0
@@ -240,7 +240,7 @@ def test_list_belongs_to_tenant(world, lists):
 def test_encoding_override(world, lists, owner_engine):
     imp = upload(world.a.id, lists["a"].list_id, "contacts_comma_cp1252.csv")
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, imp.id)
+        imp = Session.get(ImportJob, imp.id)
         imp.encoding = "utf-8"  # the user overrides the detection, wrongly
         with pytest.raises(ImportFileError) as caught:
             imports.preview(imp)
@@ -256,14 +256,14 @@ def test_encoding_override(world, lists, owner_engine):
 def test_failed_validation_is_reported_and_writes_nothing(world, lists, owner_engine):
     imp = upload(world.a.id, lists["a"].list_id, "contacts_comma_cp1252.csv")
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, imp.id)
+        imp = Session.get(ImportJob, imp.id)
         imports.apply_mapping(imp, imports.ImportOptions({0: "last_name", 2: "phone_number"}, True,
                                                          encoding="utf-8"), None)
         imports.mark_queued(imp, ImportStatus.VALIDATING)
         Session.commit()
         tasks.validate_import.fn(imp.id)
         Session.commit()
-        imp = Session.get(LeadImport, imp.id, populate_existing=True)
+        imp = Session.get(ImportJob, imp.id, populate_existing=True)
         assert (imp.status, imp.error) == (ImportStatus.FAILED, "encoding")
         Session.commit()
     assert count_rows(owner_engine, "leads") == 0

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import Session
 from app.leads import tasks
-from app.leads.models import ImportStatus, Lead, LeadImport, RedListEntry
+from app.leads.models import ImportJob, ImportStatus, Lead, RedListEntry
 from tenants.scoping import tenant_scope
 from tests.factories import csrf_from, login
 from tests.leads.helpers import DATA, import_file
@@ -73,6 +73,7 @@ def test_wizard_end_to_end(client, world, lists, queued):
     assert "12" in rejects and len(rejects.strip().splitlines()) == 5
     listing = client.get(f"/leads/lists/{list_id}").get_data(as_text=True)
     assert "Martin" in listing and "06 12 34 56 78" in listing
+    assert f"/leads/imports/{import_id}" in listing  # the list's recent imports
 
 
 def test_wizard_refuses_bad_files_and_mappings(client, world, lists, owner_engine, queued):
@@ -224,7 +225,7 @@ def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists, role):
     import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
     with tenant_scope(world.a.id):
         lead_id = Session.scalar(sa.select(Lead.id).order_by(Lead.id))
-        import_id = Session.scalar(sa.select(LeadImport.id))
+        import_id = Session.scalar(sa.select(ImportJob.id))
         entry = RedListEntry(phone_number="+33600000001")
         Session.add(entry)
         Session.flush()
@@ -257,7 +258,7 @@ def test_tenant_b_gets_404_on_every_tenant_a_id(client, world, lists, role):
     assert "A fichier" not in client.get("/leads/lists").get_data(as_text=True)
     with tenant_scope(world.a.id):
         assert Session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 4
-        assert Session.get(LeadImport, import_id).status == ImportStatus.DONE
+        assert Session.get(ImportJob, import_id).status == ImportStatus.DONE
         Session.commit()
 
 
@@ -325,7 +326,7 @@ def test_wizard_each_format(client, world, lists, queued, filename, extra, mappi
     client.post(f"/leads/imports/{import_id}/start", data={"csrf_token": token, "strategy": "ignore"})
     run_jobs(queued, world.a.id)
     with tenant_scope(world.a.id):
-        imp = Session.get(LeadImport, import_id)
+        imp = Session.get(ImportJob, import_id)
         assert imp.status == ImportStatus.DONE, imp.error
         assert imp.counts["inserted"] == inserted
         Session.commit()
