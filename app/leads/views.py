@@ -28,10 +28,10 @@ from app.leads.readers import DELIMITERS, ENCODINGS, ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
-register_nav(SECTION_MANAGE, NavItem(_l("Lists"), "leads.lists", Permission.MANAGE_LEADS, "☰"))
-register_nav(SECTION_MANAGE, NavItem(_l("Contacts"), "leads.directory", Permission.MANAGE_LEADS, "☺"))
-register_nav(SECTION_MANAGE, NavItem(_l("Red list"), "leads.redlist_index", Permission.MANAGE_LEADS, "⊘"))
-register_nav(SECTION_MANAGE, NavItem(_l("Contact fields"), "leads.settings", Permission.MANAGE_LEADS, "⚙"))
+register_nav(SECTION_MANAGE, NavItem(_l("Lists"), "leads.lists", Permission.MANAGE_LEADS, "list"))
+register_nav(SECTION_MANAGE, NavItem(_l("Contacts"), "leads.directory", Permission.MANAGE_LEADS, "users"))
+register_nav(SECTION_MANAGE, NavItem(_l("Red list"), "leads.redlist_index", Permission.MANAGE_LEADS, "ban"))
+register_nav(SECTION_MANAGE, NavItem(_l("Contact fields"), "leads.settings", Permission.MANAGE_LEADS, "tag"))
 
 RUNNING = (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 
