@@ -35,6 +35,8 @@ class Renderers:
     refused: Callable[[dict], list[tuple[str, str]]]
     message: Callable[[dict], list[tuple[str, str]]]
     refresh: Callable[[str], list[tuple[str, str]]]
+    # every beat: what time alone changed (a callback fell due)
+    beat: Callable[[], list[tuple[str, str]]]
 
 
 def _as_state(event: dict) -> dict[str, str]:
@@ -71,6 +73,8 @@ def agent_events(tenant_id: int, agent_id: int, render: Renderers, *, beat_s: fl
                     bus.set_phone_registered(tenant_id, agent_id, True)
                 last_beat = now
                 yield ": keep-alive\n\n"
+                for name, html in render.beat():
+                    yield sse_event(name, html)
             if raw is None or raw.get("type") != "message":
                 continue
             try:

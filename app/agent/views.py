@@ -3,6 +3,9 @@ rules are in ``app.agent.services``) and the live stream."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 from flask import (
     Blueprint,
     Response,
@@ -22,12 +25,13 @@ from flask_babel import lazy_gettext as _l
 
 from app.agent import services
 from app.agent.forms import AgentLoginForm, CallbackScheduleForm, LeadCardForm
-from app.agent.stream import Renderers, agent_events
+from app.agent.stream import BEAT_S, Renderers, agent_events
 from app.auth.permissions import Permission, require
 from app.campaigns.models import Campaign
 from app.campaigns.services import CampaignError
 from app.core.nav import SECTION_WORK, NavItem, register_nav
 from app.core.rendering import render
+from app.db import utcnow
 from app.extensions import Session
 from app.leads.redlist import InvalidPhoneError
 from app.messaging import services as messaging
@@ -38,6 +42,21 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 register_nav(SECTION_WORK, NavItem(_l("Workspace"), "agent.workspace", Permission.AGENT_WORKSPACE, "phone"))
 
 SESSION_KEY = "agent_workspace"
+
+
+@bp.app_template_global("agent_now")
+def agent_now() -> dt.datetime:
+    return utcnow()
+
+
+@bp.app_template_global("agent_elapsed")
+def agent_elapsed(since: str | float | None) -> int:
+    """Seconds in the current state by the server's clock: the page counts on from
+    there, so a browser whose clock is off still shows the right timer."""
+    try:
+        return max(0, int(time.time() - float(since)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
 
 
 def _joined() -> dict | None:
@@ -325,9 +344,23 @@ def stream():
             return [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user)))]
         return []
 
-    renderers = Renderers(agent=with_db(agent_parts), refused=with_db(refused_parts),
+    seen_due: set[int] = {c.id for c in services.due_callbacks(user) if c.due_at <= utcnow()}
+
+    def beat_parts(_campaign: Campaign) -> list[tuple[str, str]]:
+        callbacks = services.due_callbacks(user)
+        fresh = [c for c in callbacks if c.due_at <= utcnow() and c.id not in seen_due]
+        if not fresh:
+            return []
+        seen_due.update(c.id for c in fresh)
+        names = ", ".join(c.lead.display_name for c in fresh if c.lead is not None)
+        return [("callbacks", render_template("agent/_callbacks.html", callbacks=callbacks)),
+                ("notice", render_template("agent/_notice.html", kind="warning",
+                                           message=_("Callback due: %(names)s", names=names)))]
+
+    renderers = Renderers(agent=with_db(agent_parts), refused=with_db(refused_parts), beat=with_db(beat_parts),
                           message=with_db(message_parts), refresh=with_db(refresh_parts))
-    events = agent_events(tenant_id, user.id, renderers)
+    events = agent_events(tenant_id, user.id, renderers,
+                          beat_s=float(current_app.config.get("AGENT_STREAM_BEAT_S", BEAT_S)))
     response = Response(stream_with_context(events), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"

@@ -17,26 +17,30 @@
     return h ? h + ":" + text : text;
   }
 
+  /* Seconds since the server rendered ``el`` with its elapsed time: counted from
+     when this page received it, never from the browser's own clock. */
+  function elapsed(el, attr) {
+    var base = parseFloat(el.getAttribute(attr));
+    if (isNaN(base)) return NaN;
+    if (!el.hasAttribute("data-received")) el.setAttribute("data-received", String(Date.now()));
+    return base + (Date.now() - parseFloat(el.getAttribute("data-received"))) / 1000;
+  }
+
   function tick() {
-    var now = Date.now() / 1000;
-    document.querySelectorAll("[data-since]").forEach(function (el) {
-      var since = parseFloat(el.getAttribute("data-since"));
-      if (!isNaN(since)) el.textContent = clock(now - since);
+    document.querySelectorAll("[data-elapsed]").forEach(function (el) {
+      var seconds = elapsed(el, "data-elapsed");
+      if (!isNaN(seconds)) el.textContent = clock(seconds);
     });
-    document.querySelectorAll("[data-countdown-since]").forEach(function (el) {
-      var since = parseFloat(el.getAttribute("data-countdown-since"));
+    document.querySelectorAll("[data-countdown-elapsed]").forEach(function (el) {
+      var seconds = elapsed(el, "data-countdown-elapsed");
       var target = parseFloat(el.getAttribute("data-countdown-target")) || 30;
-      if (isNaN(since)) return;
-      var left = target - (now - since);
+      if (isNaN(seconds)) return;
+      var left = target - seconds;
       var value = el.querySelector("[data-countdown-value]");
       var bar = el.querySelector("[data-countdown-bar]");
       if (value) value.textContent = (left < 0 ? "-" : "") + clock(Math.abs(left));
       if (bar) bar.style.width = Math.max(0, Math.min(100, 100 * left / target)) + "%";
       el.classList.toggle("is-overdue", left < 0);
-    });
-    var dueNow = now;
-    document.querySelectorAll(".callback-item[data-due]").forEach(function (el) {
-      el.classList.toggle("is-overdue", parseFloat(el.getAttribute("data-due")) <= dueNow);
     });
   }
 

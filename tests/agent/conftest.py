@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
 
 from app.campaigns import scripts as script_services
 from app.campaigns.models import Campaign
@@ -25,9 +27,23 @@ SCRIPT = {"pages": [
         {"type": "button", "label": "Vente", "status": "VT"}]}]}
 
 
+# Other test sessions may share this Redis and their databases number tenants and
+# campaigns from 1 too: these tests use ids of their own (by process id), so live keys
+# never collide, and clear only their own keys.
+ID_BASE = 100_000 + (os.getpid() % 20_000) * 100
+
+
+@pytest.fixture(autouse=True)
+def _ids_of_our_own(db, owner_engine):
+    with owner_engine.connect() as conn:
+        for table in ("tenants", "campaigns", "users"):
+            conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {ID_BASE})"))
+
+
 def clear_bus() -> None:
-    for key in redis().scan_iter(f"{bus.PREFIX}:*"):
-        redis().delete(key)
+    for pattern in (f"{bus.PREFIX}:t{ID_BASE // 100}*", f"{bus.PREFIX}:commands:campaign:{ID_BASE // 100}*"):
+        for key in redis().scan_iter(pattern):
+            redis().delete(key)
 
 
 @dataclass

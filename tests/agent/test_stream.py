@@ -9,9 +9,9 @@ import time
 from app.agent.stream import Renderers, agent_events, sse_event
 from app.extensions import redis
 from app.realtime import bus
-from tests.agent.conftest import clear_bus, join, logged_in, put_in_call
+from tests.agent.conftest import ID_BASE, clear_bus, join, logged_in, put_in_call
 
-TENANT, OTHER_TENANT, AGENT = 901, 902, 77
+TENANT, OTHER_TENANT, AGENT = ID_BASE + 91, ID_BASE + 92, 77
 
 
 def _renderers() -> Renderers:
@@ -21,6 +21,7 @@ def _renderers() -> Renderers:
         refused=lambda e: [("notice", f"refused={e['command']}")],
         message=lambda e: [("message", f"message={e['message_id']}")],
         refresh=lambda part: [(part, "refreshed")],
+        beat=lambda: [("callbacks", "due")],
     )
 
 
@@ -88,6 +89,7 @@ def test_stream_beats_presence_and_keeps_the_connection_alive():
         redis().expire(bus.phone_key(TENANT, AGENT), 5)
         clock.t = 10.5
         assert next(events) == ": keep-alive\n\n"
+        assert next(events) == sse_event("callbacks", "due")
         assert bus.is_alive(TENANT, AGENT)
         assert redis().ttl(bus.phone_key(TENANT, AGENT)) > 5, "a registered phone stays fresh while the page lives"
     finally:
@@ -112,12 +114,13 @@ def test_stream_endpoint_streams_rendered_fragments(app, client, world, desks):
         while "event: callbacks" not in received:
             chunk = next(chunks)
             received += chunk.decode() if isinstance(chunk, bytes) else chunk
-        assert "event: state" in received and "data-state=\"ready\"" in received
+        assert "event: state" in received and "data-state=" in received
         timer = threading.Timer(0.2, put_in_call, args=(a, a.leads[1]))
         timer.start()
         received = ""
         deadline = time.monotonic() + 10
-        while a.leads[1].last_name not in received or "event: script" not in received.split(a.leads[1].last_name)[-1]:
+        name = a.leads[1].last_name
+        while name not in received or received.find("event: script", received.find(name)) < 0:
             assert time.monotonic() < deadline, received
             chunk = next(chunks)
             received += chunk.decode() if isinstance(chunk, bytes) else chunk
@@ -126,3 +129,33 @@ def test_stream_endpoint_streams_rendered_fragments(app, client, world, desks):
         response.close()  # ends the generator: its request context must not leak into the next test
         if timer is not None:
             timer.join()
+
+
+def test_stream_alerts_when_a_callback_falls_due(app, client, world, desks):
+    import datetime as dt
+
+    from app.campaigns.models import Callback
+    from app.extensions import Session
+    from tenants.scoping import tenant_scope
+
+    a, _ = desks
+    with tenant_scope(a.tenant_id):
+        Session.add(Callback(campaign_id=a.campaign.id, lead_id=a.leads[2].id, agent_id=a.agent.id,
+                             due_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1), timezone="Europe/Paris"))
+        Session.commit()
+    logged_in(client, world, a.agent)
+    join(client, a)
+    app.config["AGENT_STREAM_BEAT_S"] = 0.3
+    response = client.get("/agent/stream", buffered=False)
+    try:
+        chunks = iter(response.response)
+        received = ""
+        deadline = time.monotonic() + 8
+        while "Callback due" not in received:
+            assert time.monotonic() < deadline, received[-2000:]
+            chunk = next(chunks)
+            received += chunk.decode() if isinstance(chunk, bytes) else chunk
+        assert a.leads[2].display_name in received.split("Callback due")[-1]
+    finally:
+        response.close()
+        app.config.pop("AGENT_STREAM_BEAT_S")

@@ -29,7 +29,7 @@ from app.realtime import bus
 from telephony.dialer import service as dialer_service
 from telephony.dialer.service import DialerService
 from tenants.scoping import tenant_scope
-from tests.agent.conftest import clear_bus, make_desk
+from tests.agent.conftest import _ids_of_our_own, clear_bus, make_desk  # noqa: F401  (autouse: ids of our own)
 from tests.e2e.conftest import shot
 
 pytestmark = pytest.mark.browser
