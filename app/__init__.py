@@ -63,6 +63,9 @@ def register_blueprints(app: Flask) -> None:
     from app.supervision.views import bp as supervision_bp
 
     app.register_blueprint(supervision_bp)
+    from app.reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
     from app.agent.views import bp as agent_bp
     from app.messaging.views import bp as messaging_bp
 

@@ -61,6 +61,7 @@ def rollup_hours(start: dt.datetime, end: dt.datetime) -> int:
     start, end = hour_floor(start), hour_floor(end)
     if end <= start:
         return 0
+    Session.flush()  # plain SQL below: pending ORM changes would not be seen otherwise
     Session.execute(sa.text("DELETE FROM report_hourly WHERE hour >= :start AND hour < :end"),
                     {"start": start, "end": end})
     result = Session.execute(_HOURLY, {"start": start, "end": end})

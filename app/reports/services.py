@@ -1,0 +1,376 @@
+"""Report queries. Everything but the call search reads the summary tables: one
+``aggregate()`` groups ``report_daily`` (or ``report_hourly`` for an hour dimension)
+by the chosen dimensions over whole days of the tenant's time zone; the ready-made
+reports, the dashboard and the custom reports are all made of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from app.auth.models import User
+from app.campaigns.models import Campaign, CampaignStatus
+from app.extensions import Session
+from app.leads.models import LeadList
+from app.reports.models import ReportDaily, ReportHourly
+from app.reports.rollup import day_bounds
+
+MAX_DAYS = 366
+
+
+class ReportError(ValueError):
+    """Bad report input; the message is shown to the user."""
+
+
+# ----------------------------------------------------------------- periods
+PRESETS = {"today": _l("Today"), "yesterday": _l("Yesterday"), "week": _l("This week"), "month": _l("This month"),
+           "30d": _l("Last 30 days"), "custom": _l("Custom")}
+
+
+@dataclass(frozen=True)
+class Period:
+    first: dt.date
+    last: dt.date
+    zone: str
+    preset: str = "custom"
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        return day_bounds(self.first, self.zone)[0], day_bounds(self.last, self.zone)[1]
+
+    def day_list(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=i) for i in range(self.days)]
+
+
+def parse_period(preset: str | None, first: str | None, last: str | None, zone: str,
+                 today: dt.date | None = None) -> Period:
+    today = today or dt.datetime.now(ZoneInfo(zone)).date()
+    preset = preset if preset in PRESETS else ("custom" if first or last else "today")
+    if preset == "today":
+        return Period(today, today, zone, preset)
+    if preset == "yesterday":
+        day = today - dt.timedelta(days=1)
+        return Period(day, day, zone, preset)
+    if preset == "week":
+        return Period(today - dt.timedelta(days=today.weekday()), today, zone, preset)
+    if preset == "month":
+        return Period(today.replace(day=1), today, zone, preset)
+    if preset == "30d":
+        return Period(today - dt.timedelta(days=29), today, zone, preset)
+    try:
+        start = dt.date.fromisoformat(first) if first else today
+        end = dt.date.fromisoformat(last) if last else start
+    except ValueError as exc:
+        raise ReportError(_l("Dates are written YYYY-MM-DD.")) from exc
+    if end < start:
+        raise ReportError(_l("The end date is before the start date."))
+    if (end - start).days + 1 > MAX_DAYS:
+        raise ReportError(_l("A report covers at most %(days)s days: choose a shorter period.", days=MAX_DAYS))
+    return Period(start, end, zone, "custom")
+
+
+# ------------------------------------------------------ dimensions/measures
+DIMENSIONS = {
+    "agent": _l("Agent"), "campaign": _l("Campaign"), "list": _l("List"), "status": _l("Status"),
+    "direction": _l("Type"), "hour": _l("Hour"), "day": _l("Day"), "area": _l("Postal area"),
+}
+BASE_MEASURES = ("calls", "answered", "connected", "abandoned", "machines", "sales", "callbacks",
+                 "talk_s", "wrapup_s", "ring_s", "wait_s")
+MEASURES = {
+    "calls": _l("Calls"), "answered": _l("Answered"), "connected": _l("Connected to an agent"),
+    "abandoned": _l("Abandoned"), "machines": _l("Answering machines"), "sales": _l("Sales"),
+    "callbacks": _l("Callbacks"), "talk_s": _l("Talk time"), "wrapup_s": _l("Wrap-up time"),
+    "ring_s": _l("Ring time"), "wait_s": _l("Customer wait"), "answer_rate": _l("Answer rate"),
+    "contact_rate": _l("Contact rate"), "abandon_rate": _l("Abandon rate"), "conversion": _l("Sales per contact"),
+    "avg_talk_s": _l("Average talk"),
+}
+DURATIONS = frozenset({"talk_s", "wrapup_s", "ring_s", "wait_s", "avg_talk_s"})
+RATES = frozenset({"answer_rate", "contact_rate", "abandon_rate", "conversion"})
+
+
+def derive(row: dict) -> dict:
+    """Rates and averages from the additive measures of one row (in %)."""
+    live = row["answered"] - row["machines"]
+    row["answer_rate"] = round(100.0 * row["answered"] / row["calls"], 1) if row["calls"] else 0.0
+    row["contact_rate"] = round(100.0 * live / row["calls"], 1) if row["calls"] else 0.0
+    row["abandon_rate"] = round(100.0 * row["abandoned"] / live, 2) if live > 0 else 0.0
+    row["conversion"] = round(100.0 * row["sales"] / row["connected"], 1) if row["connected"] else 0.0
+    row["avg_talk_s"] = round(row["talk_s"] / row["connected"], 1) if row["connected"] else 0.0
+    return row
+
+
+@dataclass
+class Table:
+    """A report's result: what the page, the charts and every export format read."""
+
+    title: str
+    dimensions: list[str]
+    measures: list[str]
+    rows: list[dict] = field(default_factory=list)
+    totals: dict = field(default_factory=dict)
+    fixed_columns: list[tuple[str, str, str]] | None = None
+
+    def columns(self) -> list[tuple[str, str, str]]:
+        """(key, label, kind) with kind 'text', 'int', 'duration' or 'rate'."""
+        if self.fixed_columns is not None:
+            return self.fixed_columns
+        cols = [(f"{d}_label", str(DIMENSIONS[d]), "text") for d in self.dimensions]
+        for m in self.measures:
+            cols.append((m, str(MEASURES[m]), "duration" if m in DURATIONS else "rate" if m in RATES else "int"))
+        return cols
+
+
+def _summary_query(period: Period, dimensions: list[str], filters: dict) -> sa.Select:
+    hourly = "hour" in dimensions
+    table = ReportHourly if hourly else ReportDaily
+    start, end = period.bounds
+    columns: dict[str, sa.ColumnElement] = {
+        "agent": table.agent_id, "campaign": table.campaign_id, "list": table.list_id, "direction": table.direction,
+        "area": table.area,
+        "status": sa.func.concat(table.campaign_id, ":", table.disposition),
+    }
+    if hourly:
+        local = sa.func.timezone(period.zone, table.hour)
+        columns["hour"] = sa.func.extract("hour", local)
+        columns["day"] = sa.cast(local, sa.Date)
+    else:
+        columns["day"] = table.day
+    chosen = [columns[d].label(d) for d in dimensions]
+    sums = [sa.func.coalesce(sa.func.sum(getattr(table, m)), 0).label(m) for m in BASE_MEASURES]
+    query = sa.select(*chosen, *sums)
+    if hourly:
+        query = query.where(table.hour >= start, table.hour < end)
+    else:
+        query = query.where(table.day >= period.first, table.day <= period.last)
+    if filters.get("campaign_id"):
+        query = query.where(table.campaign_id == filters["campaign_id"])
+    if filters.get("agent_id"):
+        query = query.where(table.agent_id == filters["agent_id"])
+    if chosen:
+        query = query.group_by(*[sa.literal_column(d) for d in dimensions])
+    return query
+
+
+class Labels:
+    """Names for the ids the summary tables hold (read once per report)."""
+
+    def __init__(self) -> None:
+        self._agents: dict[int, str] | None = None
+        self._campaigns: dict[int, str] | None = None
+        self._lists: dict[int, str] | None = None
+        self._statuses: dict[str, str] | None = None
+
+    def agent(self, value: object) -> str:
+        if self._agents is None:
+            self._agents = dict(Session.execute(sa.select(User.id, User.display_name)).tuples().all())
+        return self._agents.get(value, str(_l("No agent")) if value is None else f"#{value}")  # type: ignore[arg-type]
+
+    def campaign(self, value: object) -> str:
+        if self._campaigns is None:
+            self._campaigns = dict(Session.execute(sa.select(Campaign.id, Campaign.name)).tuples().all())
+        return self._campaigns.get(value, str(_l("No campaign")) if value is None else f"#{value}")  # type: ignore[arg-type]
+
+    def list(self, value: object) -> str:
+        if self._lists is None:
+            self._lists = dict(Session.execute(sa.select(LeadList.id, LeadList.name)).tuples().all())
+        return self._lists.get(value, "—" if value is None else f"#{value}")  # type: ignore[arg-type]
+
+    def status(self, value: object) -> str:
+        if self._statuses is None:
+            self._statuses = {f"{cid}:{code}": f"{code} · {name}" for cid, code, name in Session.execute(
+                sa.select(CampaignStatus.campaign_id, CampaignStatus.code, CampaignStatus.name))}
+        text = str(value or "")
+        return self._statuses.get(text, text.split(":", 1)[-1] or str(_l("No status")))
+
+    def label(self, dimension: str, value: object) -> str:
+        if dimension in ("agent", "campaign", "list", "status"):
+            return getattr(self, dimension)(value)
+        if dimension == "direction":
+            return {"out": str(_l("Outbound")), "in": str(_l("Inbound")), "internal": str(_l("Internal"))}.get(
+                str(value), str(value))
+        if dimension == "hour":
+            return f"{int(value):02d}h" if value is not None else "—"  # type: ignore[arg-type]
+        if dimension == "day":
+            return value.strftime("%d/%m/%Y") if value else "—"  # type: ignore[union-attr]
+        return str(value) if value else "—"
+
+
+def aggregate(period: Period, dimensions: list[str], measures: list[str], filters: dict | None = None,
+              title: str = "") -> Table:
+    unknown = [d for d in dimensions if d not in DIMENSIONS] + [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise ReportError(_l("Unknown report field: %(names)s.", names=", ".join(unknown)))
+    rows = Session.execute(_summary_query(period, dimensions, filters or {})).mappings().all()
+    labels = Labels()
+    table = Table(title, list(dimensions), list(measures))
+    for raw in rows:
+        row = {key: raw[key] for key in dimensions}
+        row.update({m: int(raw[m]) if not m.endswith("_s") else float(raw[m]) for m in BASE_MEASURES})
+        for d in dimensions:
+            row[f"{d}_label"] = labels.label(d, raw[d])
+        table.rows.append(derive(row))
+    sort_keys = [d for d in dimensions if d in ("day", "hour")]
+    if sort_keys:
+        table.rows.sort(key=lambda r: tuple(r[k] for k in sort_keys))
+    else:
+        table.rows.sort(key=lambda r: -r["calls"])
+    table.totals = derive({m: sum(r[m] for r in table.rows) for m in BASE_MEASURES})
+    return table
+
+
+# ------------------------------------------------------------ ready-made
+def agent_performance(period: Period, campaign_id: int | None = None) -> Table:
+    return aggregate(period, ["agent"], ["calls", "connected", "sales", "callbacks", "conversion", "talk_s",
+                                         "avg_talk_s", "wrapup_s"], {"campaign_id": campaign_id},
+                     str(_l("Agent performance")))
+
+
+def campaign_results(period: Period, campaign_id: int | None = None) -> Table:
+    return aggregate(period, ["campaign"], ["calls", "answered", "contact_rate", "connected", "sales", "callbacks",
+                                            "abandoned", "abandon_rate"], {"campaign_id": campaign_id},
+                     str(_l("Campaign results")))
+
+
+def status_breakdown(period: Period, campaign_id: int | None = None) -> Table:
+    return aggregate(period, ["status"], ["calls", "connected", "talk_s"], {"campaign_id": campaign_id},
+                     str(_l("Status breakdown")))
+
+
+def abandon_by_day(period: Period, campaign_id: int | None = None) -> Table:
+    table = aggregate(period, ["day"], ["calls", "answered", "machines", "abandoned", "abandon_rate"],
+                      {"campaign_id": campaign_id}, str(_l("Abandon per day")))
+    return table
+
+
+def by_hour(period: Period, campaign_id: int | None = None, agent_id: int | None = None) -> Table:
+    return aggregate(period, ["hour"], ["calls", "answered", "connected", "sales", "callbacks", "talk_s",
+                                        "wait_s", "abandon_rate"], {"campaign_id": campaign_id, "agent_id": agent_id},
+                     str(_l("Hour by hour")))
+
+
+def chart_spec(table: Table, label_key: str, series: list[tuple[str, str]], chart_type: str = "bar",
+               threshold: float | None = None, percent: bool = False) -> dict:
+    """A ``canvas[data-chart]`` description for static/js/charts.js."""
+    spec: dict = {"type": chart_type, "labels": [r[label_key] for r in table.rows], "animate": False,
+                  "datasets": [{"label": str(label), "data": [r[key] for r in table.rows]} for key, label in series]}
+    if threshold is not None:
+        spec["threshold"] = {"value": threshold, "label": str(_l("Target %(value)s %%", value=threshold))}
+        spec["suggestedMax"] = max([threshold * 1.5] + [r[series[0][0]] for r in table.rows])
+    if percent:
+        spec["format"] = "percent"
+    return spec
+
+
+# ------------------------------------------------------------- call search
+CALL_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    period: Period
+    direction: str | None = None
+    campaign_id: int | None = None
+    agent_id: int | None = None
+    number: str | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    status: str | None = None
+
+
+@dataclass
+class CallSearch:
+    rows: list
+    totals: dict
+    next_cursor: str | None
+
+
+def _call_conditions(filters: CallFilters) -> list[sa.ColumnElement[bool]]:
+    from app.calls.models import Call
+
+    start, end = filters.period.bounds
+    conditions: list[sa.ColumnElement[bool]] = [Call.started_at >= start, Call.started_at < end]
+    if filters.direction:
+        conditions.append(Call.direction == filters.direction)
+    if filters.campaign_id:
+        conditions.append(Call.campaign_id == filters.campaign_id)
+    if filters.agent_id:
+        conditions.append(Call.agent_id == filters.agent_id)
+    if filters.number:
+        digits = "".join(ch for ch in filters.number if ch.isdigit())
+        conditions.append(Call.phone_number.like(f"%{digits[-9:]}%"))
+    if filters.min_s is not None:
+        conditions.append(sa.func.coalesce(Call.talk_s, 0) >= filters.min_s)
+    if filters.max_s is not None:
+        conditions.append(sa.func.coalesce(Call.talk_s, 0) <= filters.max_s)
+    if filters.status:
+        conditions.append(Call.disposition == filters.status.upper())
+    return conditions
+
+
+def search_calls(filters: CallFilters, cursor: str | None = None, limit: int = CALL_PAGE) -> CallSearch:
+    """Call detail records matching the filters, newest first (keyset pages), with the
+    totals of the whole selection."""
+    from app.calls.models import Call
+
+    if filters.min_s is not None and filters.max_s is not None and filters.max_s < filters.min_s:
+        raise ReportError(_l("The longest duration is shorter than the shortest."))
+    conditions = _call_conditions(filters)
+    totals = Session.execute(sa.select(
+        sa.func.count().label("calls"), sa.func.count(Call.answered_at).label("answered"),
+        sa.func.count(Call.bridged_at).label("connected"),
+        sa.func.count().filter(Call.abandoned).label("abandoned"),
+        sa.func.coalesce(sa.func.sum(Call.talk_s), 0).label("talk_s"),
+        sa.func.coalesce(sa.func.avg(Call.talk_s), 0).label("avg_talk_s"),
+    ).where(*conditions)).mappings().one()
+    totals = dict(totals)
+    totals["answer_rate"] = round(100.0 * totals["answered"] / totals["calls"], 1) if totals["calls"] else 0.0
+    query = sa.select(Call).where(*conditions).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit + 1)
+    if cursor:
+        try:
+            at_text, id_text = cursor.split("|", 1)
+            at, call_id = dt.datetime.fromisoformat(at_text), uuid.UUID(id_text)
+        except ValueError as exc:
+            raise ReportError(_l("This page link is no longer valid.")) from exc
+        query = query.where(sa.tuple_(Call.started_at, Call.id) < sa.tuple_(
+            sa.literal(at, sa.DateTime(timezone=True)), sa.literal(call_id, sa.Uuid())))
+    rows = list(Session.scalars(query))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = f"{rows[-1].started_at.isoformat()}|{rows[-1].id}"
+    return CallSearch(rows, totals, next_cursor)
+
+
+def calls_table(filters: CallFilters, limit: int) -> Table:
+    """The search as a table for exports (detailed records, at most ``limit``)."""
+    from app.calls.models import Call
+
+    labels = Labels()
+    zone = ZoneInfo(filters.period.zone)
+    table = Table(str(_l("Call details")), [], [])
+    query = sa.select(Call).where(*_call_conditions(filters)).order_by(Call.started_at.desc()).limit(limit)
+    for call in Session.scalars(query):
+        table.rows.append({
+            "started": call.started_at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+            "direction": labels.label("direction", call.direction), "campaign": labels.campaign(call.campaign_id),
+            "agent": labels.agent(call.agent_id) if call.agent_id else "—", "number": call.phone_number,
+            "status": call.disposition or "", "talk_s": round(call.talk_s or 0.0, 1),
+            "ring_s": round(call.ring_s or 0.0, 1), "abandoned": _l("yes") if call.abandoned else "",
+        })
+    return table
+
+
+CALL_COLUMNS = [("started", _l("Start"), "text"), ("direction", _l("Type"), "text"),
+                ("campaign", _l("Campaign"), "text"), ("agent", _l("Agent"), "text"),
+                ("number", _l("Number"), "text"), ("status", _l("Status"), "text"),
+                ("talk_s", _l("Talk time"), "duration"), ("ring_s", _l("Ring time"), "duration"),
+                ("abandoned", _l("Abandoned"), "text")]

@@ -1,0 +1,53 @@
+"""The rollup (calls → hourly → daily) and the wallboard's day counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from app.extensions import Session
+from app.reports import rollup
+from app.reports.models import ReportDaily, ReportHourly
+from app.supervision.counters import compute_counters
+from tenants.scoping import tenant_scope
+from tests.reports.conftest import DAY, ZONE, at
+
+
+def _sums(model, *where):
+    cols = [sa.func.sum(getattr(model, m)) for m in ("calls", "answered", "connected", "abandoned", "machines",
+                                                      "sales", "callbacks")]
+    return tuple(int(v or 0) for v in Session.execute(sa.select(*cols).where(*where)).one())
+
+
+def test_hourly_and_daily_rows_add_up_and_stay_per_tenant(world, calls):
+    with tenant_scope(world.a.id):
+        assert _sums(ReportDaily, ReportDaily.day == DAY) == (10, 9, 7, 1, 1, 2, 1)
+        assert _sums(ReportHourly, ReportHourly.hour >= at(0)) == (10, 9, 7, 1, 1, 2, 1)
+        assert _sums(ReportDaily, ReportDaily.day == DAY - dt.timedelta(days=1))[0] == 2
+        talk = Session.scalar(sa.select(sa.func.sum(ReportDaily.talk_s)).where(ReportDaily.day == DAY))
+        assert talk == 300 + 240 + 90 + 4 * 30
+        area = Session.scalar(sa.select(ReportDaily.area).where(ReportDaily.disposition == "VT"))
+        assert area == "75"
+    with tenant_scope(world.b.id):
+        assert _sums(ReportDaily, ReportDaily.day == DAY)[0] == 5
+
+
+def test_rollup_is_idempotent(world, calls):
+    with tenant_scope(world.a.id):
+        before = Session.scalar(sa.select(sa.func.count()).select_from(ReportHourly))
+        rollup.rollup_range(DAY, DAY, ZONE)
+        rollup.rollup_recent(at(15, 30), ZONE)
+        assert Session.scalar(sa.select(sa.func.count()).select_from(ReportHourly)) == before
+        assert _sums(ReportDaily, ReportDaily.day == DAY)[0] == 10
+
+
+def test_wallboard_counters_for_the_day(world, calls):
+    with tenant_scope(world.a.id):
+        counters = compute_counters(world.a.id, at(17), ZONE)
+    campaign = counters["campaigns"][str(calls["a"].campaign_id)]
+    assert counters["agents"][str(world.a.users["agent"].id)] == 7  # the calls bridged to them
+    assert (campaign["calls"], campaign["sales"]) == (10, 2)
+    assert campaign["abandon_rate"] == round(100 / 8, 2)  # 1 abandoned of 8 live answers
+    assert campaign["abandon_rate_30d"] == round(100 / 10, 2)  # the day before adds 2 live answers
+    assert str(calls["b"].campaign_id) not in counters["campaigns"]
