@@ -32,6 +32,8 @@ class Renderers:
 
     # (state, call changed?) -> parts; with a new call the lead screen comes first
     agent: Callable[[dict[str, str], bool], list[tuple[str, str]]]
+    # after a new call's screen went out: the side panels (callbacks, indicators)
+    side: Callable[[], list[tuple[str, str]]]
     refused: Callable[[dict], list[tuple[str, str]]]
     message: Callable[[dict], list[tuple[str, str]]]
     refresh: Callable[[str], list[tuple[str, str]]]
@@ -60,7 +62,7 @@ def agent_events(tenant_id: int, agent_id: int, render: Renderers, *, beat_s: fl
         bus.mark_alive(tenant_id, agent_id)
         last_beat = clock()
         yield "retry: 1000\n\n"
-        for name, html in render.agent(state, True):
+        for name, html in render.agent(state, True) + render.side():
             yield sse_event(name, html)
         call_id = state.get("call_id", "")
         while True:
@@ -88,6 +90,10 @@ def agent_events(tenant_id: int, agent_id: int, render: Renderers, *, beat_s: fl
                 changed = state.get("call_id", "") != call_id
                 call_id = state.get("call_id", "")
                 parts = render.agent(state, changed)
+                if changed:
+                    for name, html in parts:
+                        yield sse_event(name, html)
+                    parts = render.side()
             elif kind == "refused" and _concerns(event, agent_id):
                 parts = render.refused(event)
             elif kind == "message" and event.get("sender_id") != agent_id and (

@@ -322,11 +322,11 @@ def stream():
                                             wrapup_target=services.WRAPUP_TARGET_S)),
                   ("dispo", render_template("agent/_dispo.html", screen=screen,
                                             wrapup_target=services.WRAPUP_TARGET_S))]
-        if call_changed:
-            parts += [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user))),
-                      ("indicators", render_template("agent/_indicators.html",
-                                                     indicators=services.indicators(user, zone)))]
         return parts
+
+    def side_parts(_campaign: Campaign) -> list[tuple[str, str]]:
+        return [("callbacks", render_template("agent/_callbacks.html", callbacks=services.due_callbacks(user))),
+                ("indicators", render_template("agent/_indicators.html", indicators=services.indicators(user, zone)))]
 
     def refused_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
         return [("notice", render_template("agent/_notice.html", kind="warning",
@@ -357,7 +357,7 @@ def stream():
                 ("notice", render_template("agent/_notice.html", kind="warning",
                                            message=_("Callback due: %(names)s", names=names)))]
 
-    renderers = Renderers(agent=with_db(agent_parts), refused=with_db(refused_parts), beat=with_db(beat_parts),
+    renderers = Renderers(agent=with_db(agent_parts), side=with_db(side_parts), refused=with_db(refused_parts), beat=with_db(beat_parts),
                           message=with_db(message_parts), refresh=with_db(refresh_parts))
     events = agent_events(tenant_id, user.id, renderers,
                           beat_s=float(current_app.config.get("AGENT_STREAM_BEAT_S", BEAT_S)))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import uuid
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ SCRIPT = {"pages": [
 # Other test sessions may share this Redis and their databases number tenants and
 # campaigns from 1 too: these tests use ids of their own (by process id), so live keys
 # never collide, and clear only their own keys.
+ROOT_DIR = pathlib.Path(__file__).resolve().parents[2]
 ID_BASE = 100_000 + (os.getpid() % 20_000) * 100
 
 

@@ -18,6 +18,7 @@ def _renderers() -> Renderers:
     return Renderers(
         agent=lambda s, changed: ([("lead", f"lead={s.get('lead_id', '')}")] if changed else [])
         + [("state", f"state={s.get('state')}")],
+        side=lambda: [],
         refused=lambda e: [("notice", f"refused={e['command']}")],
         message=lambda e: [("message", f"message={e['message_id']}")],
         refresh=lambda part: [(part, "refreshed")],
