@@ -315,7 +315,8 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _custom_value(definition: CustomField, text: str) -> tuple[object, str | None]:
+def custom_value(definition: CustomField, text: str) -> tuple[object, str | None]:
+    """Typed value of a custom field, or the reason code it is not valid."""
     if definition.kind == CustomFieldKind.NUMBER:
         try:
             number = float(text.replace(" ", "").replace(",", "."))
@@ -358,7 +359,7 @@ class RowStager:
             cell = row[index].strip() if index < width else ""
             if not cell:
                 continue
-            value, problem = _custom_value(definition, cell[:MAX_CELL])
+            value, problem = custom_value(definition, cell[:MAX_CELL])
             reason = reason or problem
             if problem is None:
                 custom[definition.key] = value

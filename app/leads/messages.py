@@ -90,5 +90,7 @@ def reason(code: str | None) -> str:
 def lead_error(code: str) -> str:
     if code in LEAD_ERRORS:
         return str(LEAD_ERRORS[code])
+    if code.startswith(("custom:", "missing:")):
+        return reason(code)
     field, _sep, detail = code.partition(":")
     return _("%(field)s: %(reason)s", field=field, reason=reason(f"phone:{detail}"))

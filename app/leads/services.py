@@ -365,10 +365,41 @@ def _assign(lead: Lead, values: dict[str, str | None], region: str) -> dict[str,
     return changes
 
 
+def _assign_custom(lead: Lead, values: dict[str, str]) -> dict[str, tuple[object, object]]:
+    from app.leads.imports import custom_value
+
+    definitions = {c.key: c for c in Session.scalars(sa.select(CustomField))}
+    custom = dict(lead.custom or {})
+    changes: dict[str, tuple[object, object]] = {}
+    for key, raw in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            continue
+        text = (raw or "").strip()
+        if text:
+            value, problem = custom_value(definition, text)
+            if problem:
+                raise LeadRuleError(problem)
+        elif definition.required:
+            raise LeadRuleError(f"missing:{key}")
+        else:
+            value = None
+        if custom.get(key) != value:
+            changes[f"custom.{key}"] = (custom.get(key), value)
+            if value is None:
+                custom.pop(key, None)
+            else:
+                custom[key] = value
+    if changes:
+        lead.custom = custom
+    return changes
+
+
 def update_lead(lead: Lead, values: dict[str, str | None], *, region: str = "FR",
-                user_id: int | None = None) -> dict[str, tuple[object, object]]:
+                user_id: int | None = None, custom: dict[str, str] | None = None) -> dict[str, tuple[object, object]]:
     """Quick edit and GDPR rectification; the change is kept in the timeline."""
     changes = _assign(lead, values, region)
+    changes.update(_assign_custom(lead, custom or {}))
     if changes:
         lead.updated_at = utcnow()
         add_timeline(lead, "edited", ", ".join(sorted(changes)), user_id=user_id,

@@ -323,15 +323,16 @@ def contact(lead_id: int):
     error = None
     if request.method == "POST":
         values = {name: request.form.get(name) for name in services.EDITABLE_FIELDS if name in request.form}
+        custom = {key[len("custom:"):]: value for key, value in request.form.items() if key.startswith("custom:")}
         try:
-            changes = services.update_lead(lead, values, region=_region(), user_id=g.user.id)
+            changes = services.update_lead(lead, values, region=_region(), user_id=g.user.id, custom=custom)
         except services.LeadRuleError as exc:
             error = messages.lead_error(exc.code)
         else:
             flash(_("Changes saved.") if changes else _("Nothing changed."), "success")
             return redirect(url_for("leads.contact", lead_id=lead.id))
     return render("leads/contact.html", lead=lead, events=services.timeline(lead), error=error,
-                  editable=services.EDITABLE_FIELDS,
+                  editable=services.EDITABLE_FIELDS, customs=imports.custom_fields(),
                   blocked=redlist.is_blocked(lead.tenant_id, lead.lead_list.campaign_id, lead.phone_number)), (
         400 if error else 200)
 

@@ -331,3 +331,29 @@ def test_wizard_each_format(client, world, lists, queued, filename, extra, mappi
         assert imp.counts["inserted"] == inserted
         Session.commit()
     assert name in client.get(f"/leads/lists/{list_id}").get_data(as_text=True)
+
+
+def test_contact_page_edits_custom_fields(client, world, lists):
+    from app.leads.models import CustomField
+
+    with tenant_scope(world.a.id):
+        Session.add_all([CustomField(key="zone", label="Zone", kind="choice", choices=["Nord", "Sud"]),
+                         CustomField(key="score", label="Score", kind="number"),
+                         CustomField(key="rdv", label="Rendez-vous", kind="date")])
+        lead = Lead(list_id=lists["a"].list_id, last_name="Durand", phone_number="+33611111111", vendor_lead_code="V1",
+                    custom={"score": 3})
+        Session.add(lead)
+        Session.commit()
+        lead_id = lead.id
+    token = admin_client(client, world)
+    page = client.get(f"/leads/contacts/{lead_id}").get_data(as_text=True)
+    assert 'name="custom:zone"' in page and 'value="3"' in page
+    response = client.post(f"/leads/contacts/{lead_id}", data={
+        "csrf_token": token, "custom:zone": "sud", "custom:score": "4,5", "custom:rdv": "2026-12-01"})
+    assert response.status_code == 302
+    bad = client.post(f"/leads/contacts/{lead_id}", data={"csrf_token": token, "custom:score": "beaucoup"})
+    assert bad.status_code == 400
+    assert "score" in bad.get_data(as_text=True)
+    with tenant_scope(world.a.id):
+        assert Session.get(Lead, lead_id, populate_existing=True).custom == {"zone": "Sud", "score": 4.5, "rdv": "2026-12-01"}
+        Session.commit()
