@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import threading
 import time
@@ -180,3 +181,49 @@ def test_agent_takes_a_call_from_login_to_disposition(live_server, browser_page,
         callback = Session.scalars(sa.select(Callback)).one()
         assert (callback.agent_id, callback.local_due_at.strftime("%H:%M")) == (desk.agent.id, "10:30")
         Session.rollback()
+
+
+SIP_DOMAIN = "agents.carillon.test"
+
+
+@pytest.fixture()
+def kamailio_edge(app, tmp_path):
+    """A real Kamailio on loopback reading ``kamailio.subscriber`` of this test
+    database, where the application writes the agents' digests."""
+    from tests.conftest import TEST_DB
+    from tests.integration.kamailio_support import harness
+
+    missing = harness.missing_binaries()
+    if missing:
+        pytest.skip(f"needs the Debian kamailio and sip-tester packages (missing: {', '.join(missing)})")
+    server = harness.tcp_server_url()
+    role = os.environ.get("KAMAILIO_DB_ROLE", "kamailio")
+    db_url = f"postgres://{role}@{server.host or harness.LOOPBACK}:{server.port or 5432}/{TEST_DB}"
+    sip, ws, rpc_port = harness.free_ports(3)
+    ports = harness.KamailioPorts(sip=sip, ws=ws, rpc=rpc_port)
+    cfg = harness.install_config(tmp_path / "etc", harness.local_cfg(ports, db_url, SIP_DOMAIN))
+    with harness.running_kamailio(cfg, ports):
+        app.config.update(SIP_DOMAIN=SIP_DOMAIN, SIP_WS_URL=f"ws://{harness.LOOPBACK}:{ports.ws}")
+        try:
+            yield ports
+        finally:
+            app.config.pop("SIP_DOMAIN")
+            app.config.pop("SIP_WS_URL")
+
+
+@pytest.mark.kamailio
+def test_softphone_registers_with_kamailio_over_websocket(kamailio_edge, live_server, browser_page, world):
+    desk = make_desk(world.a, "Softphone", leads=0)
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server, desk.agent.email, world.password)
+    page.goto(f"{live_server}/agent/")
+    page.select_option("select[name=campaign_id]", str(desk.campaign.id))
+    page.select_option("select[name=phone]", "webrtc")
+    with page.expect_navigation():
+        page.click("[data-testid=agent-login] button[type=submit]")
+    page.wait_for_selector("[data-testid=phone-status] [data-phone-state=registered]", timeout=20_000)
+    assert bus.phone_registered(desk.tenant_id, desk.agent.id)
+    shot(page, "agent_softphone_registered")
+    assert errors == []
