@@ -27,14 +27,17 @@ from app.campaigns.models import (
     CampaignAgent,
     CampaignGroup,
     CampaignStatus,
+    DialMode,
     PauseMode,
     ScriptVersion,
 )
+from app.compliance import Decision
 from app.db import utcnow
 from app.extensions import Session
 from app.leads import redlist
 from app.leads import services as lead_services
-from app.leads.models import CustomField, Lead
+from app.leads.models import CustomField, Lead, LeadList
+from app.leads.phones import normalize_phone
 from app.realtime import bus
 
 # No campaign setting exists yet for the wrap-up length: the countdown aims at this.
@@ -275,9 +278,30 @@ def red_list_lead(user: User, campaign: Campaign, lead: Lead) -> None:
                                data={"campaign_id": campaign.id})
 
 
-def check_manual_lead(campaign: Campaign, lead: Lead, now: dt.datetime | None = None):
-    """The compliance decision for dialling this lead now (manual and preview modes)."""
-    return compliance_services.check_lead(campaign, lead, now or utcnow())
+MANUAL_MODES = (DialMode.MANUEL, DialMode.PREVIEW)
+
+
+def find_campaign_lead(campaign: Campaign, query: str) -> Lead | None:
+    """A lead of the campaign's lists named by its id or its phone number."""
+    query = (query or "").strip()
+    in_campaign = Lead.list_id.in_(sa.select(LeadList.id).where(LeadList.campaign_id == campaign.id))
+    if query.isdigit() and len(query) < 10:
+        return Session.scalar(sa.select(Lead).where(Lead.id == int(query), in_campaign))
+    phone = normalize_phone(query).e164
+    if phone is None:
+        return None
+    return Session.scalar(sa.select(Lead).where(Lead.phone_number == phone, in_campaign).order_by(Lead.id).limit(1))
+
+
+def check_manual_dial(campaign: Campaign, query: str, now: dt.datetime | None = None) -> tuple[Lead, Decision]:
+    """Manual and preview modes: may this lead be dialled now? A refusal is logged for
+    the compliance report like the dialer's own."""
+    if campaign.dial_mode not in MANUAL_MODES:
+        raise AgentError(_l("This campaign dials automatically."))
+    lead = find_campaign_lead(campaign, query)
+    if lead is None:
+        raise AgentError(_l("No lead of this campaign matches."))
+    return lead, compliance_services.check_lead(campaign, lead, now or utcnow())
 
 
 def due_callbacks(user: User, now: dt.datetime | None = None) -> list[Callback]:

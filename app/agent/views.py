@@ -29,6 +29,7 @@ from app.agent.stream import BEAT_S, Renderers, agent_events
 from app.auth.permissions import Permission, require
 from app.campaigns.models import Campaign
 from app.campaigns.services import CampaignError
+from app.compliance import REASON_LABELS
 from app.core.nav import SECTION_WORK, NavItem, register_nav
 from app.core.rendering import render
 from app.db import utcnow
@@ -254,6 +255,17 @@ def red_list():
     except InvalidPhoneError:
         return _notice(_("This number cannot be added to the red list."))
     return _notice(_("The number is on the red list: it will not be called again."), "success", 200)
+
+
+@bp.post("/dial-check")
+@require(Permission.AGENT_WORKSPACE)
+def dial_check():
+    campaign = _require_campaign()
+    try:
+        lead, decision = services.check_manual_dial(campaign, request.form.get("lead", ""))
+    except services.AgentError as error:
+        return _notice(error.message)
+    return render_template("agent/_dial_check.html", lead=lead, decision=decision, labels=REASON_LABELS)
 
 
 @bp.get("/callbacks")

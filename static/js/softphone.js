@@ -90,6 +90,13 @@
     var Ctx = window.AudioContext || window.webkitAudioContext;
     if (!el || !Ctx) return;
     var ctx = new Ctx();
+    /* autoplay policy: a context made before any click starts suspended */
+    if (ctx.state === "suspended") {
+      document.addEventListener("click", function resume() {
+        ctx.resume();
+        document.removeEventListener("click", resume);
+      });
+    }
     var analyser = ctx.createAnalyser();
     analyser.fftSize = 256;
     ctx.createMediaStreamSource(stream).connect(analyser);

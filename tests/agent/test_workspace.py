@@ -268,3 +268,28 @@ def test_actions_without_a_joined_campaign_are_refused(client, world, desks):
     token = token_of(client)
     assert client.post("/agent/ready", headers={"X-CSRF-Token": token}).status_code == 409
     assert client.get("/agent/stream").status_code == 204
+
+
+def test_manual_dial_shows_the_compliance_decision(client, world, desks):
+    a, b = desks
+    with tenant_scope(a.tenant_id):
+        Session.get(Campaign, a.campaign.id).dial_mode = "MANUEL"
+        lead = Session.get(Lead, a.leads[1].id)
+        lead.consent_at = None
+        lead.consent_source = None
+        Session.commit()
+    logged_in(client, world, a.agent)
+    join(client, a)
+    token = token_of(client)
+    headers = {"X-CSRF-Token": token}
+    response = client.post("/agent/dial-check", data={"lead": a.leads[1].phone_number}, headers=headers)
+    assert response.status_code == 200
+    assert 'data-allowed="false"' in response.get_data(as_text=True)
+    # another tenant's lead, by id or by phone, is not found
+    for query in (str(b.leads[0].id), b.leads[0].phone_number):
+        assert client.post("/agent/dial-check", data={"lead": query}, headers=headers).status_code == 422
+    with tenant_scope(a.tenant_id):
+        from app.campaigns.models import ComplianceBlock
+
+        assert Session.scalars(sa.select(ComplianceBlock.lead_id)).all() == [a.leads[1].id]
+        Session.rollback()
