@@ -64,6 +64,10 @@ def import_dir() -> pathlib.Path:
     return pathlib.Path(os.environ.get("LEADS_IMPORT_DIR", str(ROOT / "var" / "imports")))
 
 
+class ImportBusyError(RuntimeError):
+    """Another worker is running this import (or its connection is not closed yet)."""
+
+
 class MappingError(ValueError):
     def __init__(self, codes: list[str]) -> None:
         super().__init__(", ".join(codes))
@@ -622,7 +626,7 @@ def _prepare(import_id: int) -> _Run | None:
     locked = Session.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('lead_import'), :id)"),
                              {"id": import_id}).scalar()
     if not locked:
-        return None
+        raise ImportBusyError(str(import_id))
     # the duplicate windows and the insert sort up to millions of staged rows: in
     # memory rather than in temporary files (this transaction only)
     Session.execute(sa.text("SET LOCAL work_mem = '192MB'"))

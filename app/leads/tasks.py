@@ -27,7 +27,7 @@ class ImportNotReadyError(RuntimeError):
 def _retry_when(retries: int, exception: BaseException) -> bool:
     # Only the enqueue-before-commit race is worth retrying: an import that failed
     # would fail the same way again, and it is all-or-nothing anyway.
-    return isinstance(exception, ImportNotReadyError) and retries < 20
+    return isinstance(exception, ImportNotReadyError | imports.ImportBusyError) and retries < 20
 
 
 def _run(step: Callable[[int], ImportJob | None], import_id: int, expected: tuple[str, ...]) -> None:
@@ -40,7 +40,8 @@ def _run(step: Callable[[int], ImportJob | None], import_id: int, expected: tupl
             raise ImportNotReadyError(str(import_id))
         tenant_id = tenant_id or imp.tenant_id
         step(import_id)
-    except ImportNotReadyError:
+    except (ImportNotReadyError, imports.ImportBusyError):
+        Session.rollback()
         raise
     except ImportFileError as exc:
         Session.rollback()
