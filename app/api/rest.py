@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +22,13 @@ from app.api.leads import lead_payload
 from app.api.rest_schemas import MAX_ID
 from app.auth import services as accounts
 from app.auth.models import Role, User, UserGroup
+from app.calls.models import Call
 from app.campaigns.models import Campaign, CampaignStatus
 from app.core import signals
 from app.extensions import Session
 from app.leads.models import Lead, LeadList
 from app.leads.phones import normalize_phone
+from app.recordings.models import Recording
 
 CONFLICT = "Conflit avec une ressource existante"
 
@@ -246,13 +250,58 @@ def update_status(status: CampaignStatus, data: dict[str, Any]) -> CampaignStatu
     return status
 
 
+def filter_recordings(stmt: sa.Select, args: dict[str, Any]) -> sa.Select:
+    if "call_id" in args:
+        stmt = stmt.where(Recording.call_id == args["call_id"])
+    if args.get("status"):
+        stmt = stmt.where(Recording.status == args["status"])
+    return stmt
+
+
+def calls_page(args: dict[str, Any]) -> tuple[list[Call], str | None]:
+    """Calls have UUID ids: their pages follow (started_at, id), newest last."""
+    stmt = sa.select(Call)
+    for name in ("campaign_id", "lead_id", "agent_id", "direction"):
+        if name in args:
+            stmt = stmt.where(getattr(Call, name) == args[name])
+    if "started_after" in args:
+        stmt = stmt.where(Call.started_at >= args["started_after"])
+    if "started_before" in args:
+        stmt = stmt.where(Call.started_at < args["started_before"])
+    if args.get("cursor"):
+        try:
+            stamp, _, ident = base64.urlsafe_b64decode(args["cursor"] + "=" * (-len(args["cursor"]) % 4)) \
+                .decode().partition("|")
+            after = (dt.datetime.fromisoformat(stamp), uuid.UUID(ident))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Curseur invalide", {"cursor": ["Not a cursor from this API."]}) from None
+        stmt = stmt.where(sa.tuple_(Call.started_at, Call.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+    limit = args["limit"]
+    rows = list(Session.scalars(stmt.order_by(Call.started_at, Call.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = None
+    if more and rows:
+        last = rows[-1]
+        cursor = base64.urlsafe_b64encode(f"{last.started_at.isoformat()}|{last.id}".encode()).decode().rstrip("=")
+    return rows, cursor
+
+
+def get_call(call_id: uuid.UUID) -> Call:
+    call = Session.get(Call, call_id)
+    if call is None:
+        raise ApiError(404, messages.NOT_FOUND)
+    return call
+
+
 @dataclass(frozen=True)
 class Resource:
     name: str
     model: type
     filters: Callable[[sa.Select, dict[str, Any]], sa.Select]
-    create: Callable[[dict[str, Any]], Any]
-    update: Callable[[Any, dict[str, Any]], Any]
+    # None: a read-only resource (metadata written by the telephony side)
+    create: Callable[[dict[str, Any]], Any] | None
+    update: Callable[[Any, dict[str, Any]], Any] | None
 
 
 RESOURCES = [
@@ -261,4 +310,5 @@ RESOURCES = [
     Resource("leads", Lead, filter_leads, create_lead, update_lead),
     Resource("users", User, filter_users, create_user, update_user),
     Resource("statuses", CampaignStatus, filter_statuses, create_status, update_status),
+    Resource("recordings", Recording, filter_recordings, None, None),
 ]

@@ -3,6 +3,7 @@ changed and filtered."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from marshmallow import Schema, fields, validate
@@ -196,6 +197,54 @@ class UserPatch(StrictSchema):
     level = fields.Integer(validate=validate.Range(min=1, max=9))
     group_id = fields.Integer(allow_none=True, **_id)
     active = fields.Boolean()
+
+
+class CallQuery(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=200))
+    campaign_id = fields.Integer(**_query_id)
+    lead_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
+    agent_id = fields.Integer(**_query_id)
+    direction = fields.String(validate=validate.OneOf(["outbound", "inbound"]))
+    started_after = fields.AwareDateTime(default_timezone=dt.UTC)
+    started_before = fields.AwareDateTime(default_timezone=dt.UTC)
+
+
+class CallOut(Schema):
+    id = fields.UUID()
+    campaign_id = fields.Integer(allow_none=True)
+    lead_id = fields.Integer(allow_none=True)
+    agent_id = fields.Integer(allow_none=True)
+    direction = fields.String()
+    phone_number = fields.String()
+    caller_id = fields.String(allow_none=True)
+    state = fields.String()
+    cause = fields.String(allow_none=True)
+    disposition = fields.String(allow_none=True)
+    is_machine = fields.Boolean(allow_none=True)
+    abandoned = fields.Boolean()
+    started_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    ring_s = fields.Float(allow_none=True)
+    talk_s = fields.Float(allow_none=True)
+    wrapup_s = fields.Float(allow_none=True)
+
+
+class RecordingQuery(PageQuery):
+    call_id = fields.UUID()
+    status = fields.String(validate=validate.Length(max=12))
+
+
+class RecordingOut(Schema):
+    id = fields.Integer()
+    call_id = fields.UUID()
+    status = fields.String()
+    format = fields.String()
+    duration_s = fields.Float(allow_none=True)
+    size_bytes = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    converted_at = fields.DateTime(allow_none=True)
 
 
 _FLAGS = ("sale", "answering_machine", "callback", "not_interested", "final", "not_treatable")

@@ -28,12 +28,13 @@ def authenticate() -> None:
 install_api_blueprint(bp, authenticate)  # the preamble first, then the key
 
 
-SCHEMAS: dict[str, tuple[type[Schema], type[Schema], type[Schema], type[Schema]]] = {
+SCHEMAS: dict[str, tuple[type[Schema], type[Schema], type[Schema] | None, type[Schema] | None]] = {
     "campaigns": (rs.CampaignOut, rs.CampaignQuery, rs.CampaignIn, rs.CampaignPatch),
     "lists": (rs.ListOut, rs.ListQuery, rs.ListIn, rs.ListPatch),
     "leads": (rs.LeadOut, rs.LeadQuery, rs.LeadCreateIn, rs.LeadPatch),
     "users": (rs.UserOut, rs.UserQuery, rs.UserIn, rs.UserPatch),
     "statuses": (rs.CampaignStatusOut, rs.StatusQuery, rs.CampaignStatusIn, rs.CampaignStatusPatch),
+    "recordings": (rs.RecordingOut, rs.RecordingQuery, None, None),
 }
 _COMMON_ERRORS = {400: "Invalid parameters", 401: "API Key invalide ou manquante",
                   403: "Read-only key or suspended account"}
@@ -73,11 +74,13 @@ def _register(resource: rest.Resource) -> None:
     bp.route(f"/{name}", methods=["GET"], endpoint=f"{name}_list")(
         _errors(bp.doc(security=security)(bp.response(200, rs.envelope(out, many=True))(
             bp.arguments(query, location="query", unknown=RAISE, error_status_code=400)(list_items)))))
+    bp.route(f"/{name}/<int:item_id>", methods=["GET"], endpoint=f"{name}_get")(
+        _errors(bp.doc(security=security)(bp.response(200, rs.envelope(out))(get_item)), 404))
+    if create_in is None or patch_in is None:
+        return
     bp.route(f"/{name}", methods=["POST"], endpoint=f"{name}_create")(
         _errors(bp.doc(security=security)(bp.response(201, rs.envelope(out))(
             bp.arguments(create_in, error_status_code=400)(create_item))), 409, 415))
-    bp.route(f"/{name}/<int:item_id>", methods=["GET"], endpoint=f"{name}_get")(
-        _errors(bp.doc(security=security)(bp.response(200, rs.envelope(out))(get_item)), 404))
     bp.route(f"/{name}/<int:item_id>", methods=["PATCH"], endpoint=f"{name}_update")(
         _errors(bp.doc(security=security)(bp.response(200, rs.envelope(out))(
             bp.arguments(patch_in, error_status_code=400)(update_item))), 404, 409, 415))
@@ -85,3 +88,25 @@ def _register(resource: rest.Resource) -> None:
 
 for _resource in rest.RESOURCES:
     _register(_resource)
+
+
+@bp.route("/calls", methods=["GET"], endpoint="calls_list")
+@bp.doc(security=[{"ApiKey": []}])
+@bp.arguments(rs.CallQuery, location="query", unknown=RAISE, error_status_code=400)
+@bp.response(200, rs.envelope(rs.CallOut, many=True))
+@bp.alt_response(400, schema=ErrorOut, description="Invalid parameters")
+@bp.alt_response(401, schema=ErrorOut, description="API Key invalide ou manquante")
+def calls_list(args: dict[str, Any]):
+    """List calls (metadata; filters, cursor pagination by start time)."""
+    items, next_cursor = rest.calls_page(args)
+    return answer({"success": True, "data": rs.CallOut(many=True).dump(items), "next_cursor": next_cursor})
+
+
+@bp.route("/calls/<uuid:call_id>", methods=["GET"], endpoint="calls_get")
+@bp.doc(security=[{"ApiKey": []}])
+@bp.response(200, rs.envelope(rs.CallOut))
+@bp.alt_response(401, schema=ErrorOut, description="API Key invalide ou manquante")
+@bp.alt_response(404, schema=ErrorOut, description="Not found")
+def calls_get(call_id):
+    """Get one call's metadata."""
+    return answer({"success": True, "data": rs.CallOut().dump(rest.get_call(call_id))})

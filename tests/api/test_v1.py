@@ -142,3 +142,46 @@ def test_openapi_document_and_docs_page(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "/api/public/click2call" in html and "/api/v1/statuses/{item_id}" in html
+
+
+def test_calls_and_recordings_metadata_are_read_only_and_isolated(client, api):
+    import datetime as dt
+
+    from app.calls.models import Call
+    from app.extensions import Session
+    from app.recordings.models import Recording
+    from tenants.scoping import tenant_scope
+
+    start = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    ids = {}
+    for tenant in (api.a, api.b):
+        with tenant_scope(tenant.tenant_id):
+            calls = [Call(phone_number=f"+3361122334{i}", state="ended", campaign_id=tenant.campaign_id,
+                          started_at=start + dt.timedelta(minutes=i)) for i in range(5)]
+            Session.add_all(calls)
+            Session.flush()
+            recording = Recording(call_id=calls[0].id, status="ready", duration_s=12.5)
+            Session.add(recording)
+            Session.flush()
+            ids[tenant.tenant_id] = ([str(c.id) for c in calls], recording.id)
+            Session.commit()
+    key = h(api.a.read_key)
+    a_calls, a_recording = ids[api.a.tenant_id]
+    b_calls, b_recording = ids[api.b.tenant_id]
+    seen, cursor = [], None
+    while True:
+        body = client.get("/api/v1/calls?limit=2" + (f"&cursor={cursor}" if cursor else ""), headers=key).get_json()
+        seen += [c["id"] for c in body["data"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == a_calls
+    later = client.get("/api/v1/calls?started_after=2026-11-26T09:03:00Z", headers=key).get_json()["data"]
+    assert [c["id"] for c in later] == a_calls[3:]
+    assert client.get(f"/api/v1/calls/{a_calls[0]}", headers=key).get_json()["data"]["state"] == "ended"
+    assert client.get(f"/api/v1/calls/{b_calls[0]}", headers=key).status_code == 404
+    assert client.get("/api/v1/calls?cursor=bm9wZQ", headers=key).status_code == 400
+    recordings = client.get("/api/v1/recordings", headers=key).get_json()["data"]
+    assert [(r["id"], r["call_id"], r["duration_s"]) for r in recordings] == [(a_recording, a_calls[0], 12.5)]
+    assert client.get(f"/api/v1/recordings/{b_recording}", headers=key).status_code == 404
+    assert client.post("/api/v1/recordings", json={}, headers=h(api.a.write_key)).status_code == 405
