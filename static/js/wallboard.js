@@ -226,7 +226,7 @@
       tr.appendChild(name);
       [c.agents, c.ready, c.paused, c.in_call, c.dialling, c.waiting, c.dial_level.toFixed(2),
         fmtPercent(c.answer_rate), c.calls_today].forEach(function (value) { tr.appendChild(el("td", "num", value)); });
-      tr.appendChild(self.abandonCell(c.abandon_today, c.target, c.level));
+      tr.appendChild(self.abandonCell(Math.max(c.abandon_today, c.abandon_live), c.target, c.level));
       tr.appendChild(self.abandonCell(c.abandon_30d, c.target, c.level_30d));
       tr.appendChild(el("td", "num", c.blocks_today));
       body.appendChild(tr);
@@ -266,14 +266,15 @@
     Object.keys(this.campaigns).forEach(function (id) {
       var c = self.campaigns[id];
       waiting += c.waiting;
-      if (!worst || c.abandon_today / c.target > worst.abandon_today / worst.target) worst = c;
+      c.abandon_shown = Math.max(c.abandon_today, c.abandon_live);
+      if (!worst || c.abandon_shown / c.target > worst.abandon_shown / worst.target) worst = c;
     });
     this.tile("agents", counts.ready, this.label("of_logged", { n: counts.logged }));
     this.tile("in_call", counts.in_call, "");
     this.tile("paused", counts.paused, counts.longPause ? counts.longPause + " · " + this.label("long_pause") : "",
       counts.longPause ? "warn" : null);
     this.tile("waiting", waiting, "", waiting > 0 ? "warn" : null);
-    this.tile("abandon", worst ? fmtPercent(worst.abandon_today) : "—",
+    this.tile("abandon", worst ? fmtPercent(worst.abandon_shown) : "—",
       worst ? worst.name + " · " + this.label("target", { t: fmtPercent(worst.target) }) : "", worst ? worst.level : null);
   };
 
