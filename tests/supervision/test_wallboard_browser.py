@@ -37,5 +37,5 @@ def test_wallboard_updates_live_and_shows_refusals(live_server, browser_page, wo
     shot(page, "wallboard")
     row.locator("summary").click()
     row.locator("[data-action=listen]").click()
-    page.wait_for_function("document.getElementById('wb-feedback').textContent.length > 0")
+    page.locator("#wb-feedback:not(:empty)").wait_for(state="attached")
     assert "FreeSWITCH" in page.inner_text("#wb-feedback")
