@@ -138,6 +138,14 @@ def _require_campaign() -> Campaign:
     return campaign
 
 
+@bp.post("/rejoin")
+@require(Permission.AGENT_WORKSPACE)
+def rejoin():
+    """After the dialer logged the agent out (their page was gone too long)."""
+    services.login_agent(g.user, _require_campaign())
+    return "", 204
+
+
 @bp.post("/ready")
 @require(Permission.AGENT_WORKSPACE)
 def ready():

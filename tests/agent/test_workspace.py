@@ -143,8 +143,9 @@ def test_pause_honours_the_campaign_pause_mode(client, world, desks):
         Session.commit()
     assert client.post("/agent/pause", data={"code": "REPAS"}, headers=headers).status_code == 204
     assert client.post("/agent/ready", headers=headers).status_code == 204
+    assert client.post("/agent/rejoin", headers=headers).status_code == 204
     assert [(c["kind"], c["pause_code"]) for c in _commands(a.campaign.id)] == [
-        ("pause", "REPAS"), ("pause", "PAUSE"), ("ready", None)]
+        ("pause", "REPAS"), ("pause", "PAUSE"), ("ready", None), ("login", None)]
 
 
 def test_callback_in_the_leads_zone_and_red_list(client, world, desks):
@@ -246,7 +247,7 @@ def test_commands_only_target_the_agents_own_campaign(client, world, desks):
     join(client, b)
     token = token_of(client)
     headers = {"X-CSRF-Token": token}
-    for path in ("/agent/ready", "/agent/pause", "/agent/hangup"):
+    for path in ("/agent/ready", "/agent/pause", "/agent/hangup", "/agent/rejoin", "/agent/logout"):
         client.post(path, data={"campaign_id": a.campaign.id}, headers=headers)
     client.post("/agent/disposition", data={"campaign_id": a.campaign.id, "status": "VT", "call_id": "x"},
                 headers=headers)

@@ -150,6 +150,9 @@ def test_agent_takes_a_call_from_login_to_disposition(live_server, browser_page,
         page.keyboard.press("F9")
         page.wait_for_selector("[data-testid=agent-state] [data-state=wrap_up]", timeout=10_000)
         page.wait_for_selector("[data-testid=wrapup]")
+        # the dialer holds the next call until the disposition is saved
+        page.wait_for_timeout(2_500)
+        assert page.query_selector("[data-testid=agent-state] [data-state=wrap_up]") is not None
         shot(page, "agent_wrap_up")
         page.keyboard.press("1")  # the first status: Vente
         page.wait_for_function(
@@ -202,10 +205,10 @@ def kamailio_edge(app, tmp_path):
     sip, ws, rpc_port = harness.free_ports(3)
     ports = harness.KamailioPorts(sip=sip, ws=ws, rpc=rpc_port)
     cfg = harness.install_config(tmp_path / "etc", harness.local_cfg(ports, db_url, SIP_DOMAIN))
-    with harness.running_kamailio(cfg, ports):
+    with harness.running_kamailio(cfg, ports) as kamailio:
         app.config.update(SIP_DOMAIN=SIP_DOMAIN, SIP_WS_URL=f"ws://{harness.LOOPBACK}:{ports.ws}")
         try:
-            yield ports
+            yield kamailio
         finally:
             app.config.pop("SIP_DOMAIN")
             app.config.pop("SIP_WS_URL")
@@ -223,7 +226,10 @@ def test_softphone_registers_with_kamailio_over_websocket(kamailio_edge, live_se
     page.select_option("select[name=phone]", "webrtc")
     with page.expect_navigation():
         page.click("[data-testid=agent-login] button[type=submit]")
-    page.wait_for_selector("[data-testid=phone-status] [data-phone-state=registered]", timeout=20_000)
+    try:
+        page.wait_for_selector("[data-testid=phone-status] [data-phone-state=registered]", timeout=20_000)
+    except Exception as error:
+        raise AssertionError(f"softphone not registered; Kamailio said:\n{kamailio_edge.log_text()[-3000:]}") from error
     assert bus.phone_registered(desk.tenant_id, desk.agent.id)
     shot(page, "agent_softphone_registered")
     assert errors == []
