@@ -10,14 +10,16 @@ from app.leads.privacy import person_erased
 
 
 @signals.call_ended.connect
-def _on_call_ended(sender: object, *, tenant_id: int, payload: dict) -> None:
-    """A recorded call ended: register its WAV and queue the conversion."""
-    source = payload.get("recording_path")
+def _on_call_ended(sender: object, *, tenant_id: int, payload: dict, recording_path: str | None = None,
+                   **_: object) -> None:
+    """A recorded call ended: register its WAV and queue the conversion. The WAV's path
+    travels beside the payload, which webhooks publish to the tenant as it is."""
+    source = recording_path
     if not source:
         return
     from app.recordings import services, tasks
 
-    recording = services.register_recording(uuid.UUID(str(payload["call_id"])), source)
+    recording = services.register_recording(uuid.UUID(str(payload["id"])), source)
     if recording is not None:
         tasks.convert_recording.send_with_options(args=(recording.id,), tenant_id=tenant_id)
 

@@ -99,11 +99,13 @@ def test_call_ended_signal_queues_the_conversion_and_a_worker_runs_it(world, spo
     wav = write_wav(spool / str(world.a.id) / f"{call.id}.wav", 5.0)
     with tenant_scope(world.a.id):
         signals.call_ended.send("dialer", tenant_id=world.a.id,
-                                payload={"call_id": str(call.id), "recording_path": str(wav)})
+                                payload={"id": str(call.id)}, recording_path=str(wav))
         # a call without a recording registers nothing
         other = make_call(world.a.id)
-        signals.call_ended.send("dialer", tenant_id=world.a.id, payload={"call_id": str(other.id)})
+        signals.call_ended.send("dialer", tenant_id=world.a.id, payload={"id": str(other.id)})
         Session.commit()
+    # hold no connection while the worker boots: its boot replaces the engine
+    Session.remove()
     stub_worker()
     with tenant_scope(world.a.id):
         recordings = list(Session.scalars(sa.select(Recording)))
