@@ -327,9 +327,13 @@ def issue_sip_credentials(user: User, domain: str, websocket_url: str,
     """A fresh password each time: Kamailio stores only its digests (kamailio.subscriber);
     the previous password stops working at once."""
     from kamailio.subscribers import set_subscriber
+    from kamailio.tables import subscriber
 
     password = secrets.token_urlsafe(18)
     username = sip_username(user)
+    # one account per agent: an account left under a former SIP domain would make a
+    # username-only digest lookup ambiguous
+    Session.execute(sa.delete(subscriber).where(subscriber.c.username == username, subscriber.c.domain != domain))
     set_subscriber(Session(), username, domain, password)
     expires = (now or utcnow()) + dt.timedelta(seconds=SIP_CREDENTIAL_TTL_S)
     return SipCredentials(username, password, domain, websocket_url, expires)

@@ -194,6 +194,18 @@ def test_softphone_credentials_simulation_and_sip(app, client, world, desks, own
         stored = conn.execute(sa.text("SELECT ha1 FROM kamailio.subscriber WHERE username = :u"),
                               {"u": creds["username"]}).scalar()
     assert stored == ha1(creds["username"], "sip.carillon.test", creds["password"])
+    app.config.update(SIP_DOMAIN="autre.carillon.test", SIP_WS_URL="wss://autre.carillon.test/ws")
+    try:
+        client.post("/agent/phone/credentials", headers=headers)
+    finally:
+        app.config.pop("SIP_DOMAIN")
+        app.config.pop("SIP_WS_URL")
+    with owner_engine.connect() as conn:
+        domains = conn.execute(sa.text("SELECT domain FROM kamailio.subscriber WHERE username = :u"),
+                               {"u": creds["username"]}).scalars().all()
+        conn.execute(sa.text("DELETE FROM kamailio.subscriber WHERE username = :u"), {"u": creds["username"]})
+        conn.commit()
+    assert domains == ["autre.carillon.test"], "one SIP account per agent"
     status = client.post("/agent/phone/status", data={"registered": "true"}, headers=headers)
     assert status.status_code == 200 and bus.phone_registered(a.tenant_id, a.agent.id)
     client.post("/agent/phone/status", data={"registered": "false"}, headers=headers)
