@@ -190,7 +190,7 @@ SIP_DOMAIN = "agents.carillon.test"
 
 
 @pytest.fixture()
-def kamailio_edge(app, tmp_path):
+def kamailio_edge(app, tmp_path, owner_engine):
     """A real Kamailio on loopback reading ``kamailio.subscriber`` of this test
     database, where the application writes the agents' digests."""
     from tests.conftest import TEST_DB
@@ -212,6 +212,8 @@ def kamailio_edge(app, tmp_path):
         finally:
             app.config.pop("SIP_DOMAIN")
             app.config.pop("SIP_WS_URL")
+            with owner_engine.begin() as conn:  # the kamailio schema is not emptied between tests
+                conn.execute(sa.text("DELETE FROM kamailio.subscriber WHERE domain = :d"), {"d": SIP_DOMAIN})
 
 
 @pytest.mark.kamailio
