@@ -21,6 +21,8 @@ from app.reports.models import ReportDaily, ReportHourly
 from app.reports.rollup import day_bounds
 
 MAX_DAYS = 366
+EXPORT_ROW_LIMIT = 1_000_000  # detailed records in one export file
+EXPORT_SYNC_ROWS = 20_000  # beyond this a worker builds the file
 
 
 class ReportError(ValueError):

@@ -60,3 +60,26 @@ def rollup_yesterday() -> None:
         with tenant_scope(tenant_id):
             rollup.rollup_range(yesterday, yesterday, zone)
             Session.commit()
+
+
+@dramatiq.actor(queue_name="reports", max_retries=3, time_limit=1_800_000)
+def export_report(export_id: int) -> None:
+    """A large report export (the job edge commits; a failure marks the export failed)."""
+    from app.reports import background
+    from app.reports.models import ReportExport
+    from app.reports.services import EXPORT_ROW_LIMIT
+
+    export = Session.get(ReportExport, export_id)
+    if export is None or export.state == "done":
+        return
+    zone = Session.scalar(sa.select(Tenant.timezone).where(Tenant.id == export.tenant_id)) or "Europe/Paris"
+    try:
+        background.run_export(export, zone, EXPORT_ROW_LIMIT)
+    except Exception as exc:
+        Session.rollback()
+        export = Session.get(ReportExport, export_id)
+        if export is not None:
+            export.state = "failed"
+            export.error = f"{type(exc).__name__}: {exc}"
+            Session.commit()
+        raise

@@ -17,15 +17,13 @@ from app.campaigns.models import Campaign
 from app.core.loaders import get_or_404
 from app.core.nav import SECTION_MANAGE, NavItem, register_nav
 from app.core.rendering import render
-from app.reports import compliance, custom, exports, services
+from app.reports import background, compliance, custom, exports, services
 from app.reports.forms import CustomReportForm
-from app.reports.models import SavedReport
+from app.reports.models import ReportExport, SavedReport
 from app.reports.services import ReportError
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 register_nav(SECTION_MANAGE, NavItem(_l("Statistics"), "reports.dashboard", Permission.VIEW_REPORTS, "chart"))
-
-EXPORT_ROW_LIMIT = 100_000
 
 
 def _zone() -> str:
@@ -209,7 +207,19 @@ def calls():
                                        agent.id if agent else None, request.args.get("number") or None,
                                        _float_arg("min_s"), _float_arg("max_s"), request.args.get("status") or None)
         if request.args.get("export"):
-            table = services.calls_table(filters, EXPORT_ROW_LIMIT)
+            file_format = request.args["export"]
+            if file_format not in exports.FORMATS:
+                abort(404)
+            if not can(g.user, Permission.EXPORT_DATA):
+                abort(403)
+            if background.count_calls(filters) > services.EXPORT_SYNC_ROWS:
+                if file_format == "pdf":
+                    raise ReportError(_l("A PDF holds at most %(n)s calls: export this selection as CSV or XLSX, "
+                                         "or narrow it.", n=services.EXPORT_SYNC_ROWS))
+                params = {k: v for k, v in request.args.items() if k not in ("export", "after")}
+                export = background.queue_export(g.user.id, "calls", params, file_format)
+                return redirect(url_for("reports.export_status", export_id=export.id))
+            table = services.calls_table(filters, services.EXPORT_SYNC_ROWS)
             columns = [(key, str(label), kind) for key, label, kind in services.CALL_COLUMNS]
             return _export(table.title, columns, table.rows, None, period)
         result = services.search_calls(filters, request.args.get("after"))
@@ -290,3 +300,32 @@ def compliance_report():
         return _export(report.table.title, report.table.columns(), report.table.rows, None, period)
     return render("reports/compliance.html", report=report, period=period, campaign=campaign,
                   current="compliance", **_choices())
+
+
+# ------------------------------------------------------- background exports
+def _own_export(export_id: int) -> ReportExport:
+    export = get_or_404(ReportExport, export_id)
+    if export.user_id != g.user.id:
+        abort(404)
+    return export
+
+
+@bp.get("/exports/<int:export_id>")
+@require(Permission.EXPORT_DATA)
+def export_status(export_id: int):
+    export = _own_export(export_id)
+    return render("reports/export.html", export=export)
+
+
+@bp.get("/exports/<int:export_id>/download")
+@require(Permission.EXPORT_DATA)
+def export_download(export_id: int):
+    import pathlib
+
+    from flask import send_file
+
+    export = _own_export(export_id)
+    if export.state != "done" or not export.path or not pathlib.Path(export.path).exists():
+        abort(404)
+    return send_file(export.path, mimetype=exports.FORMATS[export.file_format], as_attachment=True,
+                     download_name=f"calls-{export.id}.{export.file_format}")
