@@ -237,11 +237,13 @@ def update_lead_card(user: User, lead: Lead, values: dict[str, str | None], cust
         changes = lead_services.update_lead(locked, values, user_id=user.id)
     except lead_services.LeadRuleError as error:
         raise AgentError(_l("Invalid value: %(code)s", code=error.code)) from error
-    if cleaned_custom != (locked.custom or {}):
+    changed_keys = sorted(k for k in cleaned_custom if cleaned_custom.get(k) != (locked.custom or {}).get(k))
+    if changed_keys:
         locked.custom = cleaned_custom
         locked.updated_at = utcnow()
-        changes["custom"] = (None, None)
-        Session.flush()
+        changes["custom"] = (None, changed_keys)
+        lead_services.add_timeline(locked, "edited", ", ".join(changed_keys), user_id=user.id,
+                                   data={"custom_fields": changed_keys})
     return changes
 
 

@@ -214,7 +214,8 @@ def save_lead():
     if not form.validate():
         screen = services.lead_screen(g.user, campaign)
         return render("agent/_lead.html", screen=screen, form=form), 422
-    values = {name: getattr(form, name).data for name in services.LEAD_CARD_FIELDS}
+    # only the fields the page sent: a field left out is not a field emptied
+    values = {name: getattr(form, name).data for name in services.LEAD_CARD_FIELDS if name in request.form}
     custom = {key[7:]: value for key, value in request.form.items() if key.startswith("custom-")}
     try:
         services.update_lead_card(g.user, lead, values, custom, form.version.data)

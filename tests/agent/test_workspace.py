@@ -306,3 +306,41 @@ def test_manual_dial_shows_the_compliance_decision(client, world, desks):
 
         assert Session.scalars(sa.select(ComplianceBlock.lead_id)).all() == [a.leads[1].id]
         Session.rollback()
+
+
+def test_lead_custom_fields_are_validated_and_kept_in_the_history(client, world, desks):
+    from app.leads.models import CustomField, TimelineEvent
+
+    a, b = desks
+    with tenant_scope(a.tenant_id):
+        Session.add_all([CustomField(key="heating", label="Chauffage", kind="choice", choices=["Fioul", "Gaz"]),
+                         CustomField(key="surface", label="Surface", kind="text", required=True)])
+        Session.commit()
+    with tenant_scope(b.tenant_id):
+        Session.add(CustomField(key="secret_b", label="Champ de B", kind="text"))
+        Session.commit()
+    logged_in(client, world, a.agent)
+    join(client, a)
+    lead = a.leads[0]
+    call_id = put_in_call(a, lead)
+    html = client.get("/agent/").get_data(as_text=True)
+    assert 'name="custom-heating"' in html and "Champ de B" not in html
+    token = token_of(client)
+
+    def post(**custom):
+        with tenant_scope(a.tenant_id):
+            version = Session.get(Lead, lead.id, populate_existing=True).updated_at.isoformat()
+            Session.rollback()
+        return client.post("/agent/lead", data={"csrf_token": token, "call_id": call_id, "version": version,
+                                                "first_name": "Lea", **{f"custom-{k}": v for k, v in custom.items()}})
+
+    assert post(heating="Charbon", surface="92").status_code == 422
+    assert post(heating="Gaz", surface="").status_code == 422
+    assert post(heating="Gaz", surface="92", secret_b="x").status_code == 200
+    with tenant_scope(a.tenant_id):
+        saved = Session.get(Lead, lead.id, populate_existing=True)
+        assert saved.custom == {"heating": "Gaz", "surface": "92"}
+        assert saved.last_name == lead.last_name, "a field the page did not send is left alone"
+        history = Session.scalars(sa.select(TimelineEvent).where(TimelineEvent.lead_id == lead.id)).all()
+        assert [(e.kind, e.summary) for e in history] == [("edited", "heating, surface")]
+        Session.rollback()
