@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
 
+    # a terminated bench still stops its server and drops its database (finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name = f"carillon_bench_api_{os.getpid()}"
     bench_database(name)
     server = None

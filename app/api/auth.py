@@ -7,7 +7,7 @@ from flask import g, request
 
 from app.api import keys, messages
 from app.api.http import ApiError, client_ip
-from app.api.models import ApiKey, ApiScope, Click2CallToken
+from app.api.models import ApiScope, Click2CallToken
 from app.extensions import Session
 from tenants.models import Tenant, TenantStatus
 from tenants.scoping import set_request_tenant
@@ -22,16 +22,18 @@ def _enter_tenant(tenant_id: int, unauthorized: str) -> Tenant:
     return tenant
 
 
-def authenticate_api_key(scope: ApiScope) -> ApiKey:
-    key = keys.find_api_key(request.headers.get("X-API-Key"))
-    if key is None:
+def authenticate_api_key(scope: ApiScope) -> keys.ApiCaller:
+    caller = keys.find_caller(request.headers.get("X-API-Key"))
+    if caller is None:
         raise ApiError(401, messages.API_KEY_INVALID, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
-    _enter_tenant(key.tenant_id, messages.API_KEY_INVALID)
-    if not key.allows(scope):
+    if caller.tenant_status not in (TenantStatus.ACTIVE, TenantStatus.TRIAL):
+        raise ApiError(403, messages.TENANT_INACTIVE)
+    set_request_tenant(caller.tenant_id)
+    if not caller.allows(scope):
         raise ApiError(403, messages.SCOPE_FORBIDDEN)
-    keys.touch(key, client_ip())
-    g.api_key = key
-    return key
+    keys.touch_caller(caller, client_ip())
+    g.api_caller = caller
+    return caller
 
 
 def bearer_secret() -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import g
 from flask_smorest import Blueprint
 
 from app.api import idempotency, leads, messages
@@ -35,7 +34,7 @@ def validate():
     """Valider l'API Key: vérifie si votre API Key est valide et active."""
     key = authenticate_api_key(ApiScope.READ)
     return answer({"success": True, "message": messages.API_KEY_VALID,
-                   "data": {"key_name": key.name, "scope": key.scope, "tenant": g.tenant.slug}})
+                   "data": {"key_name": key.name, "scope": key.scope, "tenant": key.tenant_slug}})
 
 
 @bp.route("/leads", methods=["POST"])

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api import messages
 from app.api.http import ApiError
-from app.api.models import ApiKey, IdempotencyRecord
+from app.api.keys import ApiCaller
+from app.api.models import IdempotencyRecord
 from app.extensions import Session
 
 HEADER = "Idempotency-Key"
@@ -38,7 +39,7 @@ def _request_hash() -> str:
     return digest.hexdigest()
 
 
-def begin(api_key: ApiKey) -> tuple[IdempotencyRecord | None, Replay | None]:
+def begin(api_key: ApiCaller) -> tuple[IdempotencyRecord | None, Replay | None]:
     """Claim the request's key: (record to complete, None), or (None, stored answer),
     or (None, None) when the request has no key."""
     key = request.headers.get(HEADER)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from app.api import messages
-from app.api.models import ApiKey
+from app.api.keys import ApiCaller
 from app.api.schemas import LeadIn
 from app.auth.models import User, UserGroup
 from app.campaigns.models import CampaignStatus
@@ -94,7 +94,7 @@ def _phone(raw: str | None, region: str, name: str) -> str | None:
     return result.e164
 
 
-def create_lead(data: dict[str, Any], api_key: ApiKey) -> CreatedLead:
+def create_lead(data: dict[str, Any], api_key: ApiCaller) -> CreatedLead:
     """Write one validated lead (flush only) and announce it (``lead.created``)."""
     errors: dict[str, list[str]] = {}
     group = Session.scalar(sa.select(UserGroup).where(sa.func.lower(UserGroup.code) == data["user_group"].lower()))
@@ -161,7 +161,7 @@ def lead_payload(lead: Lead) -> dict[str, Any]:
     }
 
 
-def import_one(raw: object, api_key: ApiKey) -> CreatedLead:
+def import_one(raw: object, api_key: ApiCaller) -> CreatedLead:
     return create_lead(validate_lead(raw), api_key)
 
 
@@ -176,7 +176,7 @@ def batch_items(body: object) -> list[object]:
     return items
 
 
-def import_batch(items: list[object], api_key: ApiKey) -> list[dict[str, Any]]:
+def import_batch(items: list[object], api_key: ApiCaller) -> list[dict[str, Any]]:
     """Per-lead results; each lead is written in its own savepoint so that one lead
     failing in the database leaves the others in place."""
     results: list[dict[str, Any]] = []

@@ -29,6 +29,7 @@ from app.extensions import Session
 from app.leads.models import Lead, LeadList
 from app.leads.phones import normalize_phone
 from app.recordings.models import Recording
+from tenants.scoping import current_tenant_id
 
 CONFLICT = "Conflit avec une ressource existante"
 
@@ -209,8 +210,6 @@ def update_lead(lead: Lead, data: dict[str, Any]) -> Lead:
 
 
 def create_user(data: dict[str, Any]) -> User:
-    from flask import g
-
     if accounts.email_taken(data["email"]):
         raise ApiError(409, CONFLICT, {"email": ["Another account already uses this address."]})
     group = None
@@ -220,7 +219,7 @@ def create_user(data: dict[str, Any]) -> User:
             raise ApiError(400, messages.INVALID_FIELDS, {"group_id": ["Unknown id for this account."]})
     return accounts.create_user(email=data["email"], display_name=data["display_name"],
                                 password=data.get("password") or secrets.token_urlsafe(24), role=Role(data["role"]),
-                                level=data.get("level"), group=group, tenant_id=g.tenant.id)
+                                level=data.get("level"), group=group, tenant_id=current_tenant_id())
 
 
 def update_user(user: User, data: dict[str, Any]) -> User:

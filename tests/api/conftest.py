@@ -93,8 +93,9 @@ def _clean_redis_counters():
     """Rate-limit counters and alert gates live in Redis, keyed by ids that the
     truncated tables hand out again: start every test from zero."""
     client = redis()
-    for key in client.scan_iter("carillon:c2c:*"):
-        client.delete(key)
+    for pattern in ("carillon:c2c:*", "carillon:apikey:*"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
     yield
     set_dialer(None)
     gc.collect()
