@@ -8,6 +8,7 @@ import warnings
 from app.reports import services
 from tests.reports.conftest import DAY
 
+
 def _collect_worker_connections() -> None:
     """The worker boots its own engine; the pool it replaced is collected here rather
     than in whichever test runs next."""
