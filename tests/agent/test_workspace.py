@@ -344,3 +344,28 @@ def test_lead_custom_fields_are_validated_and_kept_in_the_history(client, world,
         history = Session.scalars(sa.select(TimelineEvent).where(TimelineEvent.lead_id == lead.id)).all()
         assert [(e.kind, e.summary) for e in history] == [("edited", "heating, surface")]
         Session.rollback()
+
+
+def test_side_panels_and_presence_stay_within_the_tenant(client, world, desks):
+    """/agent/callbacks, /agent/indicators, /agent/heartbeat, /agent/phone/*: tenant B's
+    agent sees none of A's callbacks or calls and touches only their own live keys."""
+    a, b = desks
+    now = dt.datetime.now(dt.UTC)
+    with tenant_scope(a.tenant_id):
+        Session.add(Callback(campaign_id=a.campaign.id, lead_id=a.leads[0].id, agent_id=None,
+                             due_at=now + dt.timedelta(hours=1), timezone="Europe/Paris"))
+        Session.add(Call(campaign_id=a.campaign.id, lead_id=a.leads[0].id, agent_id=a.agent.id,
+                         phone_number=a.leads[0].phone_number, state="done", disposition="VT", talk_s=60.0,
+                         started_at=now))
+        Session.commit()
+    logged_in(client, world, b.agent)
+    join(client, b)
+    token = token_of(client)
+    headers = {"X-CSRF-Token": token}
+    assert a.leads[0].display_name not in client.get("/agent/callbacks").get_data(as_text=True)
+    assert 'data-indicator="calls">0<' in client.get("/agent/indicators").get_data(as_text=True)
+    redis().delete(bus.presence_key(a.tenant_id, a.agent.id))
+    assert client.post("/agent/heartbeat", headers=headers).status_code == 204
+    client.post("/agent/phone/status", data={"registered": "true"}, headers=headers)
+    assert bus.is_alive(b.tenant_id, b.agent.id) and not bus.is_alive(a.tenant_id, a.agent.id)
+    assert bus.phone_registered(b.tenant_id, b.agent.id) and not bus.phone_registered(a.tenant_id, a.agent.id)
