@@ -8,6 +8,7 @@ ACTOR_MODULES = [
     "app.api.tasks",
     "app.reports.tasks",
     "app.recordings.tasks",
+    "app.telephony_http.tasks",
 ]
 
 

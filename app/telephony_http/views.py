@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 
 from app.extensions import csrf
 from app.runtime import current_config
+from app.telephony_http import tasks  # noqa: F401  (routing changes made in the web queue a Kamailio sync)
 from app.telephony_http.lookup import DatabaseLookup
 from telephony.freeswitch.xmlcurl import XML_CURL_USER, check_basic_auth, handle_xml_curl, render_not_found
 

@@ -8,7 +8,7 @@ import signal
 import threading
 
 from app.runtime import boot_from_env, current_config
-from telephony.dialer.service import DialerService
+from telephony.dialer.service import DialerService, make_backends
 
 
 def main() -> None:
@@ -32,16 +32,15 @@ def main() -> None:
 
     config = current_config()
     configure_logging(config.LOG_LEVEL, config.LOG_JSON)
-    if config.DIALER_BACKEND != "simulated":
-        raise SystemExit(f"dialer backend {config.DIALER_BACKEND!r} is not wired into the service yet")
-    if not args.tenant:
+    if config.DIALER_BACKEND == "simulated" and not args.tenant:
         raise SystemExit("the simulated backend drives demo tenants only: name them with --tenant SLUG")
-    tenant_ids = tenant_ids_for(args.tenant)
+    tenant_ids = tenant_ids_for(args.tenant) if args.tenant else None
+    backends = make_backends(config)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logging.getLogger("carillon.dialer").info("dialer service started (backend %s)", config.DIALER_BACKEND)
-    DialerService(virtual_agents=not args.no_virtual_agents, tenant_ids=tenant_ids).run(stop)
+    DialerService(virtual_agents=not args.no_virtual_agents, tenant_ids=tenant_ids, backends=backends).run(stop)
 
 
 def tenant_ids_for(slugs: list[str]) -> list[int]:

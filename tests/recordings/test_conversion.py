@@ -94,24 +94,34 @@ def test_missing_wav_is_a_conversion_error(world, spool, storage_root):
         assert recording.status == RecordingStatus.FAILED
 
 
-def test_call_ended_signal_queues_the_conversion_and_a_worker_runs_it(world, spool, storage_root, stub_worker):
+def test_call_ended_signal_queues_the_conversion_in_the_calls_tenant(world, spool, storage_root, monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.convert_recording, "send_with_options", lambda **kw: queued.append(kw))
     call = make_call(world.a.id)
     wav = write_wav(spool / str(world.a.id) / f"{call.id}.wav", 5.0)
+    other = make_call(world.a.id)
     with tenant_scope(world.a.id):
         signals.call_ended.send("dialer", tenant_id=world.a.id,
                                 payload={"id": str(call.id)}, recording_path=str(wav))
         # a call without a recording registers nothing
-        other = make_call(world.a.id)
         signals.call_ended.send("dialer", tenant_id=world.a.id, payload={"id": str(other.id)})
         Session.commit()
-    # hold no connection while the worker boots: its boot replaces the engine
-    Session.remove()
-    stub_worker()
-    with tenant_scope(world.a.id):
+    (message,) = queued
+    assert message["tenant_id"] == world.a.id
+    # what the worker does with the message: the actor in the message's tenant
+    with tenant_scope(message["tenant_id"]):
+        tasks.convert_recording(*message["args"])
+        Session.commit()
         recordings = list(Session.scalars(sa.select(Recording)))
         assert [(r.call_id, r.status) for r in recordings] == [(call.id, RecordingStatus.READY)]
         assert (storage_root / recordings[0].path).is_file()
     assert not wav.exists()
+
+
+def test_conversion_job_waits_for_the_registering_commit(world):
+    with tenant_scope(world.a.id), pytest.raises(tasks.RecordingNotReadyError):
+        tasks.convert_recording(424242)
+    assert tasks._retry_when(3, tasks.RecordingNotReadyError("x"))
 
 
 def test_retention_purges_old_recordings_per_tenant_setting(world, spool, storage_root):
