@@ -9,5 +9,6 @@ from app.leads import models as leads_models  # noqa: F401
 from app.messaging import models as messaging_models  # noqa: F401
 from app.recordings import models as recordings_models  # noqa: F401
 from app.reports import models as reports_models  # noqa: F401
+from app.supervision import models as supervision_models  # noqa: F401
 from telephony.routing import models as routing_models  # noqa: F401
 from tenants.models import Platform, Reseller, Tenant  # noqa: F401

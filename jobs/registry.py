@@ -7,6 +7,7 @@ ACTOR_MODULES = [
     "app.leads.tasks",
     "app.api.tasks",
     "app.reports.tasks",
+    "app.supervision.tasks",
     "app.recordings.tasks",
     "app.telephony_http.tasks",
 ]

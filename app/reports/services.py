@@ -376,3 +376,63 @@ CALL_COLUMNS = [("started", _l("Start"), "text"), ("direction", _l("Type"), "tex
                 ("number", _l("Number"), "text"), ("status", _l("Status"), "text"),
                 ("talk_s", _l("Talk time"), "duration"), ("ring_s", _l("Ring time"), "duration"),
                 ("abandoned", _l("Abandoned"), "text")]
+
+
+# ------------------------------------------------------- agent time, pauses
+STATE_MEASURES = {"ready": "wait_s", "ringing": "ringing_s", "in_call": "in_call_s", "wrap_up": "wrap_up_s",
+                  "paused": "paused_s"}
+TIME_COLUMNS = [("wait_s", _l("Waiting for a call"), "duration"), ("ringing_s", _l("Ringing"), "duration"),
+                ("in_call_s", _l("In call"), "duration"), ("wrap_up_s", _l("Wrap-up"), "duration"),
+                ("paused_s", _l("Paused"), "duration"), ("logged_s", _l("Logged in"), "duration")]
+
+
+def _clipped_spans(period: Period, campaign_id: int | None, now: dt.datetime) -> sa.Select:
+    from app.supervision.models import AgentStateSpan as S
+
+    start, end = period.bounds
+    until = sa.func.coalesce(S.ended_at, sa.literal(now, sa.DateTime(timezone=True)))
+    seconds = sa.func.extract("epoch", sa.func.least(until, end) - sa.func.greatest(S.started_at, start))
+    query = sa.select(S.agent_id, S.state, S.pause_code, sa.func.sum(seconds).label("seconds"),
+                      sa.func.count().label("count")).where(S.started_at < end, until > start)
+    if campaign_id:
+        query = query.where(S.campaign_id == campaign_id)
+    return query.group_by(S.agent_id, S.state, S.pause_code)
+
+
+def agent_times(period: Period, campaign_id: int | None = None, now: dt.datetime | None = None) -> Table:
+    """Per agent: time waiting for a call, ringing, in call, in wrap-up, paused."""
+    labels = Labels()
+    rows: dict[int, dict] = {}
+    for agent_id, state, _code, seconds, _count in Session.execute(
+            _clipped_spans(period, campaign_id, now or dt.datetime.now(dt.UTC))):
+        row = rows.setdefault(agent_id, {"agent_label": labels.agent(agent_id),
+                                         **{key: 0.0 for key, _, _ in TIME_COLUMNS}})
+        key = STATE_MEASURES.get(state)
+        if key:
+            row[key] += float(seconds or 0)
+            row["logged_s"] += float(seconds or 0)
+    table = Table(str(_l("Agent time")), [], [], sorted(rows.values(), key=lambda r: r["agent_label"]))
+    table.fixed_columns = [("agent_label", str(_l("Agent")), "text")] + [(k, str(v), t) for k, v, t in TIME_COLUMNS]
+    table.totals = {key: sum(r[key] for r in table.rows) for key, _, _ in TIME_COLUMNS}
+    return table
+
+
+def pause_report(period: Period, campaign_id: int | None = None, now: dt.datetime | None = None) -> Table:
+    """Pause time per agent and pause code."""
+    labels = Labels()
+    table = Table(str(_l("Pauses")), [], [])
+    for agent_id, state, code, seconds, count in Session.execute(
+            _clipped_spans(period, campaign_id, now or dt.datetime.now(dt.UTC))):
+        if state != "paused":
+            continue
+        table.rows.append({"agent_label": labels.agent(agent_id), "pause_code": code or "—",
+                           "pauses": int(count), "paused_s": float(seconds or 0),
+                           "avg_s": float(seconds or 0) / int(count) if count else 0.0})
+    table.rows.sort(key=lambda r: (r["agent_label"], -r["paused_s"]))
+    table.fixed_columns = [("agent_label", str(_l("Agent")), "text"), ("pause_code", str(_l("Pause code")), "text"),
+                           ("pauses", str(_l("Pauses")), "int"), ("paused_s", str(_l("Pause time")), "duration"),
+                           ("avg_s", str(_l("Average pause")), "duration")]
+    table.totals = {"pauses": sum(r["pauses"] for r in table.rows),
+                    "paused_s": sum(r["paused_s"] for r in table.rows)}
+    table.totals["avg_s"] = table.totals["paused_s"] / table.totals["pauses"] if table.totals["pauses"] else 0.0
+    return table

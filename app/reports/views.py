@@ -100,9 +100,11 @@ def dashboard():
                                                           "abandon_rate"], filters,
                                    str(_l("Production per campaign")))
     hours = services.by_hour(period, campaign_id, filters["agent_id"])
+    times = services.agent_times(period, campaign_id)
     chart = services.chart_spec(hours, "hour_label", [("connected", _l("Connected calls")), ("sales", _l("Sales"))])
     return render("reports/dashboard.html", period=period, agents=agents, campaigns=campaigns, hours=hours,
-                  chart=json.dumps(chart), campaign=campaign, agent=agent, totals=campaigns.totals, **_choices())
+                  chart=json.dumps(chart), campaign=campaign, agent=agent, totals=campaigns.totals, times=times,
+                  **_choices())
 
 
 # ---------------------------------------------------------------- ready-made
@@ -151,6 +153,23 @@ def statuses():
     campaign = _campaign()
     table = services.status_breakdown(period, campaign.id if campaign else None)
     return _table_response(table, period, "reports/table_page.html", campaign=campaign, current="statuses")
+
+
+@bp.get("/pauses")
+@require(Permission.VIEW_REPORTS)
+def pauses():
+    try:
+        period = _period()
+    except ReportError as error:
+        return _error_page(error)
+    campaign = _campaign()
+    campaign_id = campaign.id if campaign else None
+    table = services.pause_report(period, campaign_id)
+    if request.args.get("export"):
+        return _export(table.title, table.columns(), table.rows, table.totals, period)
+    times = services.agent_times(period, campaign_id)
+    return render("reports/pauses.html", table=table, times=times, period=period, campaign=campaign,
+                  current="pauses", **_choices())
 
 
 @bp.get("/hourly")

@@ -1,4 +1,5 @@
-"""report summary tables (hourly, daily), saved custom reports, report exports
+"""report summary tables (hourly, daily), saved custom reports, report exports, agent
+state history
 
 Revision ID: 20261126_1800_reports
 Revises: 20261126_1600_calls
@@ -15,7 +16,7 @@ down_revision = "20261126_1600_calls"
 branch_labels = None
 depends_on = None
 
-TABLES = ("report_hourly", "report_daily", "saved_reports", "report_exports")
+TABLES = ("report_hourly", "report_daily", "saved_reports", "report_exports", "agent_state_spans")
 
 
 def _summary_columns() -> list[sa.Column]:
@@ -85,6 +86,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_exports")),
     )
     op.create_index(op.f("ix_report_exports_tenant_id"), "report_exports", ["tenant_id"])
+    op.create_table(
+        "agent_state_spans",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("pause_code", sa.String(length=12), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["agent_id"], ["users.id"], name=op.f("fk_agent_state_spans_agent_id_users"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"],
+                                name=op.f("fk_agent_state_spans_campaign_id_campaigns"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_agent_state_spans_tenant_id_tenants"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_state_spans")),
+    )
+    op.create_index(op.f("ix_agent_state_spans_tenant_id"), "agent_state_spans", ["tenant_id"])
+    op.create_index("ix_agent_state_spans_tenant_started", "agent_state_spans", ["tenant_id", "started_at"])
+    op.create_index("ix_agent_state_spans_open", "agent_state_spans", ["tenant_id", "agent_id"],
+                    postgresql_where=sa.text("ended_at IS NULL"))
     for table in TABLES:
         for statement in rls_statements(table):
             op.execute(statement)
