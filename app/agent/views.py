@@ -111,7 +111,7 @@ def workspace():
                   phone=_joined().get("phone"), sip_configured=bool(sip_domain and sip_ws),
                   callbacks=services.due_callbacks(g.user), indicators=_indicators(),
                   unread=messaging.unread_count(g.user), wrapup_target=services.WRAPUP_TARGET_S,
-                  callback_form=CallbackScheduleForm(), full_bleed=True, sidebar_state="collapsed")
+                  full_bleed=True, sidebar_state="collapsed")
 
 
 def _indicators() -> services.Indicators:
