@@ -51,3 +51,30 @@ def test_wallboard_counters_for_the_day(world, calls):
     assert campaign["abandon_rate"] == round(100 / 8, 2)  # 1 abandoned of 8 live answers
     assert campaign["abandon_rate_30d"] == round(100 / 10, 2)  # the day before adds 2 live answers
     assert str(calls["b"].campaign_id) not in counters["campaigns"]
+
+
+def test_minute_job_rolls_up_and_stores_counters_for_every_tenant(world, calls, stub_worker, monkeypatch):
+    import gc
+    import os
+    import warnings
+
+    from app.db import utcnow
+    from app.realtime import bus
+    from app.reports.tasks import rollup_minute
+
+    monkeypatch.setattr(bus, "PREFIX", f"carillon-test-{os.getpid()}:rt")
+    now = utcnow()
+    with tenant_scope(world.a.id):
+        from tests.reports.conftest import make_call
+
+        make_call(calls["a"].campaign_id, world.a.users["agent"].id, now - dt.timedelta(minutes=5), disposition="VT")
+        Session.commit()
+    rollup_minute.send()
+    stub_worker()
+    with warnings.catch_warnings():  # the worker's replaced engine is collected here
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    counters_a, counters_b = bus.wallboard_counters(world.a.id), bus.wallboard_counters(world.b.id)
+    assert counters_a["campaigns"][str(calls["a"].campaign_id)]["sales"] == 1
+    assert counters_a["agents"] == {str(world.a.users["agent"].id): 1}
+    assert counters_b["computed_at"] and str(calls["a"].campaign_id) not in counters_b["campaigns"]
