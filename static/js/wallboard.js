@@ -32,6 +32,7 @@
     this.longPause = Number(root.getAttribute("data-long-pause-s"));
     this.longCall = Number(root.getAttribute("data-long-call-s"));
     this.actionUrl = root.getAttribute("data-action-url");
+    this.leadUrl = root.getAttribute("data-lead-url");
     this.agents = {};
     this.campaigns = {};
     this.rows = {};
@@ -155,7 +156,14 @@
     c.state.appendChild(badge);
     c.state.appendChild(el("span", "badge badge-warning wb-cue"));
     c.campaign.textContent = agent.campaign || "—";
-    c.lead.textContent = agent.lead_id ? "#" + agent.lead_id : "—";
+    c.lead.textContent = "";
+    if (agent.lead_id && this.leadUrl) {
+      var link = el("a", "", "#" + agent.lead_id);
+      link.href = this.leadUrl.replace(/\/0$/, "/" + agent.lead_id);
+      c.lead.appendChild(link);
+    } else {
+      c.lead.textContent = agent.lead_id ? "#" + agent.lead_id : "—";
+    }
     c.phone.textContent = agent.phone || "—";
     c.calls.textContent = agent.calls_today;
     c.pause.textContent = agent.state === "paused" ? (agent.pause_name || "—") : "";

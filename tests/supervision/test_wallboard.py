@@ -122,3 +122,11 @@ def test_campaign_row_flags_abandon_near_and_over_target(client, world, camps, l
         response.close()
     assert (row["calls_today"], row["abandon_today"], row["blocks_today"]) == (120, 2.6, 4)
     assert (row["level"], row["level_30d"], row["target"]) == ("warn", "ok", 3.0)
+
+
+def test_lead_links_only_for_those_who_may_open_leads(client, world, live):
+    login(client, world.a.users["supervisor"].email, world.password)
+    assert "data-lead-url" not in client.get("/supervision/wallboard").get_data(as_text=True)
+    manager = client.application.test_client()
+    login(manager, world.a.users["manager"].email, world.password)
+    assert 'data-lead-url="/leads/contacts/0"' in manager.get("/supervision/wallboard").get_data(as_text=True)
