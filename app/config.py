@@ -57,6 +57,9 @@ class Config:
     FREESWITCH_XMLCURL_ALLOW: str = "127.0.0.1/32,::1/128"
     # SIP domain (digest realm) agents register in; their usernames are t<tenant>a<user>.
     SIP_DOMAIN: str = "sip.carillon.invalid"
+    # Kamailio's WebSocket listener the browser softphones register to (wss://...);
+    # empty: the agent page runs its softphone in simulation mode (demo backend).
+    SIP_WS_URL: str = ""
     # Kamailio JSON-RPC endpoints (xhttp), comma-separated: routing tables are reloaded on each.
     KAMAILIO_RPC_URLS: str = ""
     # Converted recordings (MP3), one sub-directory per tenant.
@@ -105,4 +108,6 @@ class Config:
             "MAX_CONTENT_LENGTH": 250 * 1024 * 1024,
             "BABEL_DEFAULT_LOCALE": self.DEFAULT_LOCALE,
             "BABEL_TRANSLATION_DIRECTORIES": "translations",
+            "SIP_DOMAIN": self.SIP_DOMAIN,
+            "SIP_WS_URL": self.SIP_WS_URL,
         }

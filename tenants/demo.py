@@ -99,7 +99,7 @@ def seed_demo_campaign(leads: int = 3000) -> None:
     import datetime as dt
 
     from app.campaigns.models import Campaign
-    from app.campaigns.services import create_campaign
+    from app.campaigns.services import create_campaign, set_assignments
     from app.leads.models import Lead, LeadList
 
     if Session.scalar(sa.select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)) is not None:
@@ -120,4 +120,8 @@ def seed_demo_campaign(leads: int = 3000) -> None:
         for postal, city, prefix in [DEMO_ZONES[i % len(DEMO_ZONES)]]
     ])
     campaign.active = True
+    # every demo agent may work the campaign (and the team through its group)
+    agent_ids = Session.scalars(sa.select(User.id).where(User.role == Role.AGENT))
+    group_ids = Session.scalars(sa.select(UserGroup.id))
+    set_assignments(campaign, list(agent_ids), list(group_ids))
     Session.flush()

@@ -568,6 +568,9 @@ class CampaignRunner:
         if command.kind == "login":
             if agent_id not in engine.agents:
                 engine.login(agent_id)
+            # a person logging in from a page takes over a simulated agent's seat: from
+            # now on they disposition, and their page's heartbeat counts
+            self.virtual_agents.discard(agent_id)
             self._pending_logout.discard(agent_id)
         elif command.kind == "ready":
             engine.resume(agent_id)
