@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dramatiq
 import requests
+import sqlalchemy as sa
+from periodiq import cron
 
 import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.api import webhooks
-from app.api.models import DeliveryState, WebhookDelivery
+from app.api.models import DeliveryState, IdempotencyRecord, WebhookDelivery
 from app.db import utcnow
 from app.extensions import Session
-from tenants.scoping import current_tenant_id, set_tenant
+from tenants.scoping import current_tenant_id, set_tenant, unscoped
 
 MAX_ATTEMPTS = 8
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)  # how long a retry gets the stored answer
 TIMEOUT_S = 10
 USER_AGENT = "Carillon-Webhooks/1"
 
@@ -72,3 +77,14 @@ def deliver_webhook(delivery_id: int, tenant_id: int) -> None:
     Session.commit()
     if not ok and delivery.state != DeliveryState.FAILED:
         raise DeliveryFailed(f"webhook delivery {delivery_id}: attempt {delivery.attempts} failed")
+
+
+@dramatiq.actor(queue_name="default", periodic=cron("17 * * * *"), max_retries=0)
+def purge_idempotency_records() -> int:
+    """Stored answers older than the retention are dropped, for every tenant at
+    once (a housekeeping pass, hence unscoped)."""
+    with unscoped():
+        result = Session.execute(sa.delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < utcnow() - IDEMPOTENCY_RETENTION))
+        Session.commit()
+    return result.rowcount or 0

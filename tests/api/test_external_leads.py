@@ -287,3 +287,20 @@ def test_imported_lead_is_on_the_timeline_with_its_assignment(client, api):
     with tenant_scope(api.a.tenant_id):
         event = Session.get(TimelineEvent, data["affectation_id"])
         assert event.lead_id == data["lead_id"] and event.kind == "api_import"
+
+
+def test_old_idempotency_records_are_purged(client, api):
+    import datetime as dt
+
+    from app.api.models import IdempotencyRecord
+    from app.api.tasks import purge_idempotency_records
+
+    post_lead(client, api.a.write_key, guide_lead(api.a.list_id), **{"Idempotency-Key": "old"})
+    post_lead(client, api.b.write_key, guide_lead(api.b.list_id), **{"Idempotency-Key": "new"})
+    with tenant_scope(api.a.tenant_id):
+        Session.execute(sa.update(IdempotencyRecord).values(
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)))
+        Session.commit()
+    assert purge_idempotency_records() == 1
+    replay = post_lead(client, api.b.write_key, guide_lead(api.b.list_id), **{"Idempotency-Key": "new"})
+    assert replay.headers.get("Idempotent-Replayed") == "true"
