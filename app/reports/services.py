@@ -83,7 +83,7 @@ def parse_period(preset: str | None, first: str | None, last: str | None, zone: 
 # ------------------------------------------------------ dimensions/measures
 DIMENSIONS = {
     "agent": _l("Agent"), "campaign": _l("Campaign"), "list": _l("List"), "status": _l("Status"),
-    "direction": _l("Type"), "hour": _l("Hour"), "day": _l("Day"), "area": _l("Postal area"),
+    "direction": _l("Type"), "hour": _l("Hour"), "day": _l("Day"), "week": _l("Week"), "area": _l("Postal area"),
 }
 BASE_MEASURES = ("calls", "answered", "connected", "abandoned", "machines", "sales", "callbacks",
                  "talk_s", "wrapup_s", "ring_s", "wait_s")
@@ -146,6 +146,7 @@ def _summary_query(period: Period, dimensions: list[str], filters: dict) -> sa.S
         columns["day"] = sa.cast(local, sa.Date)
     else:
         columns["day"] = table.day
+    columns["week"] = sa.cast(sa.func.date_trunc("week", columns["day"]), sa.Date)
     chosen = [columns[d].label(d) for d in dimensions]
     sums = [sa.func.coalesce(sa.func.sum(getattr(table, m)), 0).label(m) for m in BASE_MEASURES]
     query = sa.select(*chosen, *sums)
@@ -203,6 +204,8 @@ class Labels:
             return f"{int(value):02d}h" if value is not None else "—"  # type: ignore[arg-type]
         if dimension == "day":
             return value.strftime("%d/%m/%Y") if value else "—"  # type: ignore[union-attr]
+        if dimension == "week":
+            return str(_l("Week of %(day)s", day=value.strftime("%d/%m/%Y"))) if value else "—"  # type: ignore[union-attr]
         return str(value) if value else "—"
 
 
@@ -220,7 +223,7 @@ def aggregate(period: Period, dimensions: list[str], measures: list[str], filter
         for d in dimensions:
             row[f"{d}_label"] = labels.label(d, raw[d])
         table.rows.append(derive(row))
-    sort_keys = [d for d in dimensions if d in ("day", "hour")]
+    sort_keys = [d for d in dimensions if d in ("week", "day", "hour")]
     if sort_keys:
         table.rows.sort(key=lambda r: tuple(r[k] for k in sort_keys))
     else:

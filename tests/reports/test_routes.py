@@ -140,3 +140,16 @@ def test_compliance_report_reuses_campaign_blocks_and_number_checks(client, worl
     assert "12.50 %" in html  # 1 abandoned of 8 live answers on the day
     assert "Over the target" in html
     assert "over" in html and (DAY - dt.timedelta(days=0)).strftime("%d/%m") in html
+
+
+def test_custom_dimensions_week_area_list_direction(world, calls):
+    from app.reports import services
+    from tenants.scoping import tenant_scope
+
+    with tenant_scope(world.a.id):
+        period = services.parse_period("custom", "2026-11-23", DAY.isoformat(), "Europe/Paris")
+        week = services.aggregate(period, ["week", "direction"], ["calls", "sales"])
+        assert [(r["week_label"], r["direction_label"], r["calls"]) for r in week.rows] == [
+            ("Week of 23/11/2026", "Outbound", 12)]
+        area = services.aggregate(period, ["area", "list"], ["calls", "sales"])
+        assert {(r["area_label"], r["sales"]) for r in area.rows} == {("75", 2), ("—", 0)}
