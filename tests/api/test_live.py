@@ -66,3 +66,23 @@ def test_rate_limit_is_exact_under_concurrency(live_server, api, backend):
     assert statuses.count(400) == 16
     assert statuses.count(429) == 80 - 16 - limit
     assert len(backend.requests) == limit
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_lead(live_server, api, owner_engine):
+    from tests.api.conftest import count_leads
+
+    body = {"user_group": "1swis", "user_aff": "1swis", "status": "NEW", "first_name": "Jean",
+            "last_name": "Dupont", "phone_number": "0612345678", "list_id": api.a.list_id}
+    start = threading.Barrier(8)
+
+    def one(_: int) -> tuple[int, int]:
+        start.wait()
+        response = requests.post(f"{live_server}/api/external/leads", json=body, timeout=30,
+                                 headers={"X-API-Key": api.a.write_key, "Idempotency-Key": "order-77"})
+        return response.status_code, response.json()["data"]["lead_id"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(one, range(8)))
+    assert {status for status, _ in answers} == {201}
+    assert len({lead_id for _, lead_id in answers}) == 1
+    assert count_leads(owner_engine) == 1
