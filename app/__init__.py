@@ -77,6 +77,9 @@ def register_blueprints(app: Flask) -> None:
     from app.telephony_http.views import bp as freeswitch_http_bp
 
     app.register_blueprint(freeswitch_http_bp)
+    from app.telephony_http.platform import bp as telephony_platform_bp
+
+    app.register_blueprint(telephony_platform_bp)
 
 
 __all__ = ["create_app", "get_locale"]
