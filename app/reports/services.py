@@ -251,7 +251,7 @@ def status_breakdown(period: Period, campaign_id: int | None = None) -> Table:
 
 
 def abandon_by_day(period: Period, campaign_id: int | None = None) -> Table:
-    table = aggregate(period, ["day"], ["calls", "answered", "machines", "abandoned", "abandon_rate"],
+    table = aggregate(period, ["day"], ["answered", "abandoned", "abandon_rate"],
                       {"campaign_id": campaign_id}, str(_l("Abandon per day")))
     return table
 
