@@ -26,6 +26,7 @@ from app.extensions import Session
 SIGNATURE_HEADER = "X-Carillon-Signature"
 TOLERANCE_S = 300
 _PENDING = "carillon_webhook_deliveries"
+_STALE = "carillon_webhook_subscriptions_changed"
 
 
 def new_secret() -> str:
@@ -51,11 +52,42 @@ def verify(secret: str, body: bytes, header: str, *, now: float | None = None, t
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+SUBSCRIPTIONS_CACHE_S = 300
+
+
+def _subscriptions_key(tenant_id: int) -> str:
+    return f"carillon:webhooks:events:{tenant_id}"
+
+
+def subscribed_events(tenant_id: int) -> set[str]:
+    """The events some active endpoint of the tenant listens to. Every new lead asks,
+    and most tenants have no webhook: Redis answers instead of a query each time."""
+    from app.extensions import redis
+
+    cached = redis().get(_subscriptions_key(tenant_id))
+    if cached is not None:
+        return set(json.loads(cached))
+    lists = Session.scalars(sa.select(WebhookEndpoint.events).where(WebhookEndpoint.tenant_id == tenant_id,
+                                                                     WebhookEndpoint.active)).all()
+    events = sorted({event for events in lists for event in events})
+    redis().set(_subscriptions_key(tenant_id), json.dumps(events), ex=SUBSCRIPTIONS_CACHE_S)
+    return set(events)
+
+
+def _subscriptions_changed(tenant_id: int) -> None:
+    from app.extensions import redis
+
+    redis().delete(_subscriptions_key(tenant_id))
+    # again after the commit: a reader may have cached the old set in between
+    Session().info.setdefault(_STALE, set()).add(tenant_id)
+
+
 def create_endpoint(url: str, events: list[str], description: str = "") -> WebhookEndpoint:
     endpoint = WebhookEndpoint(url=url, events=sorted({WebhookEvent(e).value for e in events}),
                                description=description, secret=new_secret(), active=True)
     Session.add(endpoint)
     Session.flush()
+    _subscriptions_changed(endpoint.tenant_id)
     record_event("webhook.created", target_type="webhook_endpoint", target_id=endpoint.id,
                  details={"url": url, "events": endpoint.events})
     return endpoint
@@ -64,6 +96,7 @@ def create_endpoint(url: str, events: list[str], description: str = "") -> Webho
 def set_active(endpoint: WebhookEndpoint, active: bool) -> None:
     endpoint.active = active
     Session.flush()
+    _subscriptions_changed(endpoint.tenant_id)
     record_event("webhook.updated", target_type="webhook_endpoint", target_id=endpoint.id,
                  details={"active": active})
 
@@ -73,6 +106,7 @@ def delete_endpoint(endpoint: WebhookEndpoint) -> None:
                  details={"url": endpoint.url})
     Session.delete(endpoint)
     Session.flush()
+    _subscriptions_changed(endpoint.tenant_id)
 
 
 def envelope(delivery: WebhookDelivery) -> bytes:
@@ -90,6 +124,8 @@ def enqueue(delivery: WebhookDelivery) -> None:
 
 
 def publish(event: str, tenant_id: int, payload: dict[str, Any]) -> list[WebhookDelivery]:
+    if event not in subscribed_events(tenant_id):
+        return []
     endpoints = Session.scalars(sa.select(WebhookEndpoint).where(
         WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.active,
         WebhookEndpoint.events.contains([event]))).all()
@@ -132,6 +168,11 @@ for _name, _signal in signals.BY_NAME.items():
 
 @sa.event.listens_for(so.Session, "after_commit")
 def _send_committed(session: so.Session) -> None:
+    stale = session.info.pop(_STALE, None)
+    if stale:
+        from app.extensions import redis
+
+        redis().delete(*(_subscriptions_key(tenant_id) for tenant_id in stale))
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return

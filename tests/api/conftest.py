@@ -93,7 +93,7 @@ def _clean_redis_counters():
     """Rate-limit counters and alert gates live in Redis, keyed by ids that the
     truncated tables hand out again: start every test from zero."""
     client = redis()
-    for pattern in ("carillon:c2c:*", "carillon:apikey:*"):
+    for pattern in ("carillon:c2c:*", "carillon:apikey:*", "carillon:webhooks:*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
     yield
