@@ -17,6 +17,7 @@ from app.calls.models import Call
 from app.config import Config
 from app.extensions import Session, redis
 from app.realtime import bus
+from app.recordings import control as recording_control
 from app.recordings.models import Recording, RecordingStatus
 from telephony.dialer.service import DialerService, FreeSwitchBackends, SimulatedBackends, make_backends
 from telephony.freeswitch.nodes import FreeSwitchNode
@@ -121,6 +122,13 @@ def test_answered_call_is_dialled_presented_and_its_cdr_completed(world, servers
         ]
         open_row = _call(tenant_id, ANSWERED)
         assert open_row.ended_at is None and open_row.backend == "freeswitch"
+        # card payment: the web's pause/resume orders reach FreeSWITCH at the next step
+        recording_control.send(campaign.id, ANSWERED, recording_control.PAUSE)
+        recording_control.send(campaign.id, ANSWERED, recording_control.RESUME)
+        _run_until(service, lambda: len(server.commands("api uuid_record")) >= 2, tenant_id, agent.id)
+        path = f"/var/calls/{tenant_id}/{ANSWERED}.wav"
+        assert server.commands("api uuid_record") == [f"api uuid_record {ANSWERED} mask {path}",
+                                                      f"api uuid_record {ANSWERED} unmask {path}"]
         # the customer hangs up before the agent's leg joins
         service.held[campaign.id].runner.backend.hangup(ANSWERED)
         _run_until(service, lambda: (_call(tenant_id, ANSWERED) or open_row).ended_at is not None,
