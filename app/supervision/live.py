@@ -149,6 +149,7 @@ def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: 
         **{key: int(_float(stats.get(key))) for key in
            ("agents", "ready", "paused", "in_call", "ringing", "wrap_up", "dialling", "waiting")},
         "dial_level": _float(stats.get("dial_level")),
+        "dialable": int(_float(stats.get("dialable"))),
         "answer_rate": _float(stats.get("answer_rate")),
         "abandon_live": live_rate,
         "abandon_today": abandon_today,

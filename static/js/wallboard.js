@@ -222,7 +222,7 @@
     body.textContent = "";
     if (!list.length) {
       var tr0 = el("tr"), td0 = el("td", "muted", this.label("no_campaign"));
-      td0.colSpan = 13;
+      td0.colSpan = 14;
       tr0.appendChild(td0);
       body.appendChild(tr0);
     }
@@ -232,7 +232,7 @@
       var name = el("th", "", c.name);
       name.setAttribute("scope", "row");
       tr.appendChild(name);
-      [c.agents, c.ready, c.paused, c.in_call, c.dialling, c.waiting, c.dial_level.toFixed(2),
+      [c.agents, c.ready, c.paused, c.in_call, c.dialling, c.waiting, c.dial_level.toFixed(2), c.dialable,
         fmtPercent(c.answer_rate), c.calls_today].forEach(function (value) { tr.appendChild(el("td", "num", value)); });
       tr.appendChild(self.abandonCell(Math.max(c.abandon_today, c.abandon_live), c.target, c.level));
       tr.appendChild(self.abandonCell(c.abandon_30d, c.target, c.level_30d));

@@ -63,6 +63,27 @@ class Hopper:
         self._reservation = reservation
         self._window = window
 
+    def count_dialable(self, cap: int = 100_000) -> int:
+        """Leads of the active lists due now and not final (what the hopper can still
+        draw on), counted up to ``cap`` so that a huge list costs a bounded scan. Leads
+        the compliance engine will hold back are included: it decides at refill."""
+        campaign = Session.get(Campaign, self.campaign_id)
+        if campaign is None:
+            return 0
+        now = self._clock()
+        lists = sa.select(LeadList.id).where(LeadList.campaign_id == campaign.id, LeadList.active)
+        final = _final_codes(campaign)
+        total = 0
+        # two index range scans (never dialled / due again) rather than one OR
+        for due in (Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now):
+            capped = (sa.select(Lead.id).where(Lead.list_id.in_(lists), due, Lead.status.not_in(final),
+                                                 *self._attempt_cap(campaign))
+                      .limit(cap - total).subquery())
+            total += Session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
+            if total >= cap:
+                break
+        return total
+
     def take(self, n: int) -> list[LeadToDial]:
         if n <= 0:
             return []

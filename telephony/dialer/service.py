@@ -48,6 +48,7 @@ from tenants.scoping import tenant_scope, unscoped
 
 log = logging.getLogger("carillon.dialer")
 
+DIALABLE_REFRESH_S = 30.0  # the wallboard's "leads left": a bounded count, not every second
 LOCK_NAMESPACE = 0x0CA7  # first key of pg_try_advisory_lock(int, int): this service's locks
 AUTOMATIC_MODES = frozenset(
     {
@@ -482,16 +483,19 @@ class CampaignRunner:
             self.backend.wall = self.wall_now
         self.backend.set_time(clock())
         control = _RecordingControl(self.backend, backends.name, self.wall_now)
+        self.hopper = Hopper(campaign.id, clock=self.wall_now)
         self.engine = CampaignEngine(
             settings_for(campaign),
             control,
             _WallClock(clock),
-            Hopper(campaign.id, clock=self.wall_now),
+            self.hopper,
             new_call_id=new_call_id,
             on_call_finished=self._finished,
         )
         self.backend.attach(self.engine)
         self._last_tick = -1.0
+        self._dialable = 0
+        self._dialable_at = -float("inf")
         self._published: dict[int, tuple] = {}
         self._pending_logout: set[int] = set()
         for agent_id in virtual_agents:
@@ -531,6 +535,9 @@ class CampaignRunner:
                     self._last_tick = now
                     self.check_presence()
                     self.engine.tick()
+                    if now - self._dialable_at >= DIALABLE_REFRESH_S:
+                        self._dialable_at = now
+                        self._dialable = self.hopper.count_dialable()
                 Session.commit()
             except Exception:
                 Session.rollback()
@@ -661,6 +668,7 @@ class CampaignRunner:
             "abandon_rate": round(100.0 * counters.abandoned / counters.live, 2) if counters.live else 0.0,
             "answer_rate": round(100.0 * answered / counters.dials, 1) if counters.dials else 0.0,
             "dial_level": round(len(snap.outstanding_dialled_at) / busy, 2) if busy else 0.0,
+            "dialable": self._dialable,
             "mode": str(self.engine.settings.mode),
             "updated_at": round(time.time(), 3),
         }

@@ -133,3 +133,17 @@ def test_concurrent_processes_never_take_the_same_lead(world):
     taken = [lead_id for got in results for lead_id in got]
     assert len(taken) == 300, "between them the processes emptied the list"
     assert len(set(taken)) == len(taken), "a lead was handed to two dialers"
+
+
+def test_count_dialable_counts_due_leads_up_to_a_cap(campaign, world):
+    with tenant_scope(world.a.id):
+        hopper = Hopper(campaign.id, clock=lambda: OPEN)
+        assert hopper.count_dialable() == 20
+        assert hopper.count_dialable(cap=7) == 7
+        leads = list(Session.scalars(sa.select(Lead).order_by(Lead.id)))
+        leads[0].status = "VT"  # final
+        leads[1].next_attempt_at = OPEN + dt.timedelta(hours=1)  # not due yet
+        leads[2].attempts, leads[2].next_attempt_at = 1, OPEN - dt.timedelta(minutes=1)  # recycled, due
+        Session.flush()
+        assert hopper.count_dialable() == 18
+        Session.rollback()
