@@ -62,8 +62,15 @@ class Config:
     SIP_WS_URL: str = ""
     # Kamailio JSON-RPC endpoints (xhttp), comma-separated: routing tables are reloaded on each.
     KAMAILIO_RPC_URLS: str = ""
-    # Converted recordings (MP3), one sub-directory per tenant.
+    # Where converted recordings (MP3) are kept: local (RECORDINGS_DIR, one
+    # sub-directory per tenant) or s3 (an S3-compatible bucket, keys per tenant).
+    RECORDINGS_STORAGE: str = "local"
     RECORDINGS_DIR: str = "var/recordings"
+    RECORDINGS_S3_ENDPOINT: str = ""
+    RECORDINGS_S3_BUCKET: str = ""
+    RECORDINGS_S3_REGION: str = "us-east-1"
+    RECORDINGS_S3_ACCESS_KEY: str = ""
+    RECORDINGS_S3_SECRET_KEY: str = ""
     # Kept this many days unless the tenant sets its own retention.
     RECORDINGS_RETENTION_DAYS: int = 365
     extra: dict[str, str] = field(default_factory=dict)
