@@ -8,7 +8,7 @@ import time
 from flask import Response, g, request
 from flask_smorest import Blueprint
 
-from app.api import click2call
+from app.api import click2call, messages
 from app.api.auth import authenticate_click2call
 from app.api.http import ApiError, answer, client_ip, install_api_blueprint, json_body
 from app.api.schemas import Click2CallIn, Click2CallOut, ErrorOut, PublicStatusOut
@@ -78,5 +78,5 @@ def status():
     """Statut en temps réel: lignes disponibles, stratégie, stats de la dernière heure, rate limit restant."""
     token = authenticate_click2call()
     if not click2call.origin_allowed(click2call.settings_for(token.group_id), request.headers.get("Origin")):
-        raise ApiError(403, click2call.messages.ORIGIN_FORBIDDEN)
+        raise ApiError(403, messages.ORIGIN_FORBIDDEN)
     return answer({"success": True, "data": click2call.status(token)})
