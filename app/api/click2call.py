@@ -236,6 +236,9 @@ def place_call(token: Click2CallToken, raw: object, *, ip: str | None, origin: s
     return CallOutcome(200, {
         "success": True,
         "message": messages.CALL_STARTED % number,
+        # the guide's short JavaScript example reads these two at the top level
+        "call_id": call_id,
+        "phone_line_used": line.extension,
         "data": {"call_id": call_id, "phone_line_used": line.extension, "number_called": number,
                  "group": group.code, "response_time_ms": elapsed},
     })

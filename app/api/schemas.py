@@ -145,6 +145,8 @@ class Click2CallData(Schema):
 class Click2CallOut(Schema):
     success = fields.Boolean()
     message = fields.String()
+    call_id = fields.Integer()
+    phone_line_used = fields.String()
     data = fields.Nested(Click2CallData)
 
 

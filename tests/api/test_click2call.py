@@ -50,6 +50,8 @@ def test_guide_example_success_shape(client, api, backend):
     assert set(data) == {"call_id", "phone_line_used", "number_called", "group", "response_time_ms"}
     assert data["phone_line_used"] == "8001" and data["number_called"] == "0601020304"
     assert data["group"] == "VENTES" and isinstance(data["call_id"], int) and data["response_time_ms"] >= 0
+    # the short JavaScript example of the guide: { success: true, call_id: 12345, phone_line_used: "8001" }
+    assert (body["call_id"], body["phone_line_used"]) == (data["call_id"], "8001")
     (request,) = backend.requests
     assert request.destination == "+33601020304" and request.variables["carillon_agent_line"] == "8001"
     assert request.tenant_id == api.a.tenant_id
