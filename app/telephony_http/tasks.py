@@ -48,7 +48,12 @@ def _note_routing_change(session: so.Session, flush_context: object) -> None:
 @sa.event.listens_for(so.Session, "after_commit")
 def _queue_sync(session: so.Session) -> None:
     if session.info.pop(_CHANGED, False):
-        sync_kamailio_routing.send_with_options(tenant_id=None)
+        try:
+            sync_kamailio_routing.send_with_options(tenant_id=None)
+        except Exception:
+            # the change is committed already; failing here would report an error for a
+            # saved change. Kamailio keeps its current tables until the next sync.
+            log.exception("could not queue the Kamailio routing sync")
 
 
 @sa.event.listens_for(so.Session, "after_rollback")
