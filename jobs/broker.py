@@ -58,9 +58,9 @@ class AppBootMiddleware(Middleware):
     database and Redis handles at boot."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from app.runtime import boot_from_env
+        from app.runtime import current_config
 
-        boot_from_env()
+        current_config()  # boots once; a worker started inside a booted process reuses it
 
 
 def make_broker(url: str | None = None) -> RedisBroker:

@@ -193,10 +193,24 @@ def test_scheduler_heartbeat_job_shows_in_healthz(client, db, stub_worker):
     assert client.get("/healthz").get_json()["scheduler_last_beat_s"] in (0, 1)
 
 
-def test_french_by_default_english_on_request(client, world):
+def test_french_by_default_english_on_request(app, world):
+    client = app.test_client()  # no language chosen yet
     page = client.get("/login").get_data(as_text=True)
     assert 'lang="fr"' in page and "Connexion" in page
     client.get("/locale/en", headers={"Referer": "http://localhost/login"})
     page = client.get("/login").get_data(as_text=True)
     assert 'lang="en"' in page and "Log in" in page
     assert client.get("/locale/xx").status_code == 404
+
+
+def test_platform_admin_gets_a_404_page_not_a_crash(client, world):
+    login(client, world.platform_admin.email, world.password)
+    response = client.get("/admin/users/123456")
+    assert response.status_code in (403, 404)
+    assert world.platform_admin.display_name in response.get_data(as_text=True)
+
+
+def test_language_chosen_before_login_is_kept(client, world):
+    client.get("/locale/en")
+    login(client, world.a.users["admin"].email, world.password)
+    assert 'lang="en"' in client.get("/").get_data(as_text=True)

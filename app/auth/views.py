@@ -29,7 +29,10 @@ def _safe_next(target: str | None) -> str:
 
 
 def _start_session(user) -> None:
+    locale = session.get("locale")  # the language chosen on the login page stays
     session.clear()
+    if locale:
+        session["locale"] = locale
     session["uid"] = user.id
     session["epoch"] = user.session_epoch
     session.permanent = True

@@ -113,9 +113,20 @@ class _Anonymous:
     display_name = ""
 
 
+def _reset_after_error() -> None:
+    """Roll back what the failed request did, then reload who is asking: the rollback
+    expired the loaded user and tenant, and the error page still shows the shell."""
+    Session.rollback()
+    user = g.get("user")
+    if user is not None:
+        with unscoped():  # platform staff have no tenant; the row is read by its id
+            g.user = Session.get(User, user.id)
+            g.tenant = Session.get(Tenant, g.tenant.id) if g.get("tenant") is not None else None
+
+
 def error_page(code: int):
     def handler(error):
-        Session.rollback()
+        _reset_after_error()
         if request.path.startswith("/api/"):
             return {"success": False, "error": getattr(error, "description", str(code))}, code
         return render_template([f"errors/{code}.html", "errors/generic.html"], error=error, code=code), code
@@ -124,7 +135,7 @@ def error_page(code: int):
 
 
 def csrf_error(error: CSRFError):
-    Session.rollback()
+    _reset_after_error()
     return render_template(["errors/400.html", "errors/generic.html"], error=error, code=400), 400
 
 

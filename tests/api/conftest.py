@@ -72,22 +72,6 @@ def api(world) -> ApiWorld:
     return ApiWorld(a, b, world)
 
 
-# The shared ``stub_worker`` fixture boots a Dramatiq worker, whose boot middleware
-# re-creates the database engine (``app.runtime.boot``): a pooled connection still
-# held by an ended thread's session of the old engine is then garbage-collected
-# open, at a moment that depends on the collector. It is not a connection of these
-# tests' code (the leaked object predates them), so that one warning is ignored
-# here, collected at the end of each test rather than in whichever test comes next.
-LEAKED_POOL_CONNECTION = ("ignore:Exception ignored in.*BaseConnection.__del__"
-                          ":pytest.PytestUnraisableExceptionWarning")
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "/tests/api/" in str(item.path):
-            item.add_marker(pytest.mark.filterwarnings(LEAKED_POOL_CONNECTION))
-
-
 @pytest.fixture(autouse=True)
 def _clean_redis_counters():
     """Rate-limit counters and alert gates live in Redis, keyed by ids that the

@@ -119,7 +119,7 @@ def test_edit_page_shows_presented_number_and_limit_warnings(client, world, camp
         Session.commit()
     logged_in(client, world.a.users["manager"], world.password)
     html = client.get(f"/campaigns/{c.campaign_id}").get_data(as_text=True)
-    assert "est un mobile" in html and "notice-error" in html
+    assert "is a mobile number (06/07)" in html and "notice-error" in html
     assert "Above 4" in html
 
 
@@ -273,7 +273,7 @@ def test_compliance_report_shows_why_leads_were_held(client, world, camps):
         Session.commit()
     logged_in(client, world.a.users["manager"], world.password)
     html = client.get(f"/campaigns/{c.campaign_id}/compliance").get_data(as_text=True)
-    assert "Pas de consentement enregistré" in html and "data-chart" in html
+    assert "No recorded consent" in html and "data-chart" in html
     assert "+33612345678" in html and NOW.year == 2026
 
 
