@@ -112,3 +112,12 @@ def test_unknown_ids_are_404(client, world):
     login(client, world.a.users["admin"].email, world.password)
     assert client.get("/admin/users/999999").status_code == 404
     assert client.get("/admin/users/abc").status_code == 404
+
+
+def test_migrations_have_a_single_head():
+    from alembic.script import ScriptDirectory
+
+    from app.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_heads()
+    assert len(heads) == 1, f"merge the migration heads: {heads}"

@@ -2,7 +2,7 @@
 answers, callbacks, agent/group assignment, dial attempts and compliance blocks
 
 Revision ID: 20261126_1400_campaigns
-Revises: 20261126_1300_contacts
+Revises: 20261126_1300_contacts, 20261126_1200_routing
 Create Date: 2026-11-26 18:20:00
 """
 
@@ -13,10 +13,11 @@ from sqlalchemy.dialects import postgresql
 from tenants.scoping import rls_statements
 
 revision = "20261126_1400_campaigns"
-down_revision = "20261126_1300_contacts"
+# both branches: the campaign's trunk column points at the routing branch's trunks table
+down_revision = ("20261126_1300_contacts", "20261126_1200_routing")
 branch_labels = None
 # campaigns.trunk_id references the routing branch's trunks table.
-depends_on = "20261126_1200_routing"
+depends_on = None
 
 TENANT_TABLES = ["scripts", "script_versions", "campaign_agents", "campaign_groups", "campaign_statuses",
                  "pause_codes", "script_answers", "callbacks", "compliance_blocks", "dial_attempts"]
