@@ -30,7 +30,15 @@ from app.core import signals
 from app.extensions import Session, engine
 from app.realtime import bus
 from app.recordings import control as recording_control
-from telephony.callcontrol import CallControl, CallControlError, CallEvent, EventKind, OriginateRequest
+from app.runtime import current_config
+from telephony.callcontrol import (
+    CallControl,
+    CallControlError,
+    CallEvent,
+    EventKind,
+    OriginateRequest,
+    SupervisionMode,
+)
 from telephony.dialer.calls import AgentState, CallRecord, CallState, IllegalTransition
 from telephony.dialer.engine import (
     BUSY_CAUSES,
@@ -140,6 +148,10 @@ class RunnerBackend(CallControl, Protocol):
         """Where the media server wrote the call's recording, if it was recorded."""
         ...
 
+    def supervise(self, call_id: str, supervisor_id: int, endpoint: str, mode: SupervisionMode) -> str:
+        """Call the supervisor's phone into the agent's call (wallboard actions)."""
+        ...
+
     def control_recording(self, call_id: str, action: str) -> None:
         """Mask (``pause``) or unmask (``resume``) the recording: card payments."""
         ...
@@ -176,6 +188,9 @@ class _SimulatedBackend(LiveSimulator):
 
     def control_recording(self, call_id: str, action: str) -> None:
         log.info("simulated call %s: recording %s ignored (nothing is recorded)", call_id, action)
+
+    def supervise(self, call_id: str, supervisor_id: int, endpoint: str, mode: SupervisionMode) -> str:
+        raise CallControlError("the simulated backend carries no audio: supervision needs FreeSWITCH")
 
 
 class SimulatedBackends:
@@ -232,6 +247,9 @@ class _FreeSwitchCampaignBackend:
 
     def play_message(self, call_id: str, audio: str) -> None:
         self._link.control.play_message(call_id, audio)
+
+    def supervise(self, call_id: str, supervisor_id: int, endpoint: str, mode: SupervisionMode) -> str:
+        return self._link.control.supervise(call_id, supervisor_id, endpoint, mode)
 
     def control_recording(self, call_id: str, action: str) -> None:
         try:
@@ -518,8 +536,16 @@ class CampaignRunner:
             return
         if media.get("node"):
             call.node = media["node"]
-        signals.call_ended.send("dialer", tenant_id=self.tenant_id, payload=call_payload(call),
+        payload = call_payload(call)
+        signals.call_ended.send("dialer", tenant_id=self.tenant_id, payload=payload,
                                 recording_path=self.backend.recording_path(record))
+        if call.lead_id is not None:
+            signals.lead_status_changed.send("dialer", tenant_id=self.tenant_id,
+                                             payload={"lead_id": call.lead_id, "status": call.disposition,
+                                                      "call_id": payload["id"]})
+        status = next((s for s in campaign.statuses if s.code == call.disposition), None)
+        if status is not None and status.sale:
+            signals.sale_created.send("dialer", tenant_id=self.tenant_id, payload=payload)
 
     def step(self) -> None:
         now = self._clock()
@@ -529,6 +555,8 @@ class CampaignRunner:
                 self.apply_commands(bus.pop_commands(self.campaign_id))
                 for call_id, action in recording_control.pop(self.campaign_id):
                     self.backend.control_recording(call_id, action)
+                for request in bus.pop_supervision(self.campaign_id):
+                    self.start_supervision(request)
                 self.backend.pump(now)
                 ticked = now - self._last_tick >= 1.0
                 if ticked:
@@ -547,6 +575,20 @@ class CampaignRunner:
         self.publish_agents()
         if ticked:
             bus.publish_campaign(self.tenant_id, self.campaign_id, self.stats())
+
+    def start_supervision(self, request: dict) -> None:
+        """Listen / whisper / barge / take over, asked from the wallboard (audited
+        there): the supervisor's phone is called into the agent's call."""
+        if request.get("tenant_id") != self.tenant_id:
+            return  # never for another tenant's call, whatever the list held
+        supervisor_id = int(request["supervisor_id"])
+        endpoint = f"user/t{self.tenant_id}a{supervisor_id}@{current_config().SIP_DOMAIN}"
+        try:
+            self.backend.supervise(str(request["call_id"]), supervisor_id, endpoint,
+                                   SupervisionMode(request["mode"]))
+        except (CallControlError, KeyError, ValueError) as refused:
+            bus.publish(self.tenant_id, {"type": "supervision_failed", "supervisor_id": supervisor_id,
+                                         "call_id": request.get("call_id"), "reason": str(refused)})
 
     # ------------------------------------------------------------ agents
     def apply_commands(self, commands: list[bus.AgentCommand]) -> None:

@@ -110,3 +110,53 @@ def test_unknown_command_kind_is_rejected():
 
     with pytest.raises(ValueError):
         bus.AgentCommand("explode", 1, 1, 1)
+
+
+def test_supervision_on_the_simulated_backend_is_refused_with_a_reason(world, monkeypatch):
+    _clear_bus()
+    campaign = make_campaign(world.a.id, "Écoute", leads=5)
+    published: list[dict] = []
+    real_publish = bus.publish
+    monkeypatch.setattr(bus, "publish", lambda tenant_id, event: (published.append(event),
+                                                                   real_publish(tenant_id, event)))
+    clock = FakeClock()
+    service = _real_agent_service(clock, world.a.id)
+    with released(service):
+        service.discover()
+        bus.send_supervision(world.a.id, campaign.id, {"call_id": "0d2f6a3e-0000-4000-8000-000000000000",
+                                                       "agent_id": world.a.users["agent"].id,
+                                                       "supervisor_id": world.a.users["supervisor"].id,
+                                                       "mode": "listen"})
+        bus.send_supervision(world.b.id, campaign.id, {"call_id": "x", "agent_id": 1, "supervisor_id": 2,
+                                                       "mode": "listen"})  # another tenant's: ignored
+        _run(service, clock, 1)
+    failed = [e for e in published if e.get("type") == "supervision_failed"]
+    assert len(failed) == 1 and "FreeSWITCH" in failed[0]["reason"]
+
+
+def test_finished_calls_are_announced_to_webhooks(world):
+    from app.core import signals
+
+    ended: list[dict] = []
+    changed: list[dict] = []
+
+    def on_end(sender, tenant_id, payload, **_):
+        ended.append(payload)
+
+    def on_change(sender, tenant_id, payload, **_):
+        changed.append(payload)
+
+    signals.call_ended.connect(on_end)
+    signals.lead_status_changed.connect(on_change)
+    try:
+        make_campaign(world.a.id, "Annonces", leads=30)
+        clock = FakeClock()
+        service = DialerService(clock=clock, tenant_ids=[world.a.id], epoch_wall=OPEN.timestamp(),
+                                discover_every_s=30)
+        with released(service):
+            _run(service, clock, 300)
+    finally:
+        signals.call_ended.disconnect(on_end)
+        signals.lead_status_changed.disconnect(on_change)
+    assert ended and all(p["disposition"] for p in ended)
+    assert {p["call_id"] for p in changed} == {p["id"] for p in ended if p["lead_id"] is not None}
