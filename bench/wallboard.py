@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import random
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -35,7 +36,8 @@ from _db import ROOT, bench_database, drop_database
 
 DB = "carillon_bench_wallboard"
 REDIS_DB = 13
-PASSWORD = "Bench-wallboard-42"
+# a throwaway account in a throwaway database, made per run
+PASSWORD = "bench-" + secrets.token_urlsafe(12)
 STATES = ("ready", "ringing", "in_call", "wrap_up", "paused")
 
 
