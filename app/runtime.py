@@ -15,9 +15,10 @@ _lock = threading.Lock()
 def boot(config: Config) -> Config:
     import app.models  # noqa: F401  (every mapper known before the first query)
 
-    _current["config"] = config
     extensions.init_db(config.DATABASE_URL, config.APP_DB_ROLE, config.APP_DB_PASSWORD)
     extensions.init_redis(config.REDIS_URL)
+    # published last: another thread that sees a config also finds the handles ready
+    _current["config"] = config
     return config
 
 
