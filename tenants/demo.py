@@ -37,6 +37,26 @@ DEMO_CAMPAIGN = "Démo Prospection"
 DEMO_ZONES = [("75011", "Paris", "+3361"), ("69003", "Lyon", "+3362"), ("97400", "Saint-Denis", "+262692"),
               ("97110", "Pointe-à-Pitre", "+590690"), ("97200", "Fort-de-France", "+596696"),
               ("97300", "Cayenne", "+594694")]
+# The demo campaign's script: a greeting with the lead's name, a qualifying question
+# that branches, and buttons that set the disposition.
+DEMO_SCRIPT = {"pages": [
+    {"key": "accueil", "title": "Accueil", "blocks": [
+        {"type": "text", "text": "Bonjour {first_name} {last_name}, ici Démo Télécom. "
+                                 "Vous nous aviez laissé vos coordonnées pour une offre fibre : avez-vous "
+                                 "deux minutes ?"},
+        {"type": "question", "key": "disponible", "label": "Le contact est-il disponible ?",
+         "answer_type": "yes_no", "branches": [{"answer": "yes", "page": "offre"}]},
+        {"type": "button", "label": "Rappeler plus tard", "status": "RP"},
+    ]},
+    {"key": "offre", "title": "Offre", "blocks": [
+        {"type": "text", "text": "La fibre à 29,99 € par mois la première année, installation offerte à "
+                                 "{city}."},
+        {"type": "question", "key": "operateur", "label": "Opérateur actuel", "answer_type": "choice",
+         "choices": ["Orange", "SFR", "Bouygues", "Free", "Autre"]},
+        {"type": "button", "label": "Vente conclue", "status": "VT"},
+        {"type": "button", "label": "Pas intéressé", "status": "RF"},
+    ]},
+]}
 FIRST_NAMES = ["Camille", "Lucas", "Manon", "Nathan", "Léa", "Hugo", "Chloé", "Louis", "Emma", "Jules"]
 LAST_NAMES = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent"]
 
@@ -99,12 +119,16 @@ def seed_demo_campaign(leads: int = 3000) -> None:
     import datetime as dt
 
     from app.campaigns.models import Campaign
+    from app.campaigns.scripts import create_script, publish_script
     from app.campaigns.services import create_campaign, set_assignments
     from app.leads.models import Lead, LeadList
 
     if Session.scalar(sa.select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)) is not None:
         return
+    script = create_script("Démo — offre fibre", DEMO_SCRIPT)
+    publish_script(script)
     campaign = create_campaign(DEMO_CAMPAIGN, {"dial_mode": "AUTOMATIQUE2", "caller_id": "+33162000000",
+                                               "script_id": script.id,
                                                "dids": ["+33162000000", "+33270000000", "+33377000000",
                                                         "+33424000000", "+33568000000"], "local_presence": True})
     lead_list = LeadList(campaign_id=campaign.id, name="Fichier démo")

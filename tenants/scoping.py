@@ -154,8 +154,11 @@ def _stamp_new_rows(session: so.Session, flush_context: object, instances: objec
         if not is_tenant_owned(type(obj)):
             continue
         if obj.tenant_id is None:
+            optional = isinstance(obj, tuple(_extra_owned))
+            if optional and _unscoped.get():
+                continue  # platform rows (a platform admin, a platform event) made on purpose
             if tenant_id is None:
-                if _unscoped.get() or isinstance(obj, tuple(_extra_owned)):
+                if _unscoped.get() or optional:
                     continue
                 raise TenantScopeError(f"new {type(obj).__name__} with no tenant in scope")
             obj.tenant_id = tenant_id

@@ -121,3 +121,20 @@ def test_migrations_have_a_single_head():
 
     heads = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_heads()
     assert len(heads) == 1, f"merge the migration heads: {heads}"
+
+
+def test_platform_rows_made_unscoped_inside_a_tenant_scope_stay_platform_rows(db, world):
+    from app.auth.models import Role
+    from app.auth.services import create_user
+    from tenants.scoping import unscoped
+
+    with tenant_scope(world.a.id):
+        with unscoped():
+            admin = create_user(email="second-root@carillon-plateforme.fr", display_name="Root 2",
+                                password=world.password, role=Role.ADMIN, level=10)
+        assert admin.tenant_id is None and admin.is_platform_admin
+        group = UserGroup(code="STAMPED", name="Stamped")
+        Session.add(group)
+        Session.flush()
+        assert group.tenant_id == world.a.id  # tenant rows still get the tenant
+        Session.rollback()
