@@ -71,25 +71,40 @@ class ModAmd:
 
 class ModAvmd:
     """mod_avmd: a media bug started with ``avmd <uuid> start`` on answer. It fires
-    ``avmd::beep`` when it hears a voicemail beep (a machine); when it stops or times
-    out without one (``Beep-Status: NOTDETECTED``) the far end is taken as a person.
+    ``avmd::beep`` when it hears a voicemail beep (a machine).
+
+    Checked against a real FreeSWITCH 1.11.1 (docs/telephony.md, "Against a real
+    FreeSWITCH"): mod_avmd has no detection time limit and no ``avmd::timeout`` event,
+    so on a person it would never conclude. FreeSWITCH is therefore told to stop it
+    after ``max_wait_s`` (``sched_api``), which fires ``avmd::stop``. That stop, sent by
+    the ``avmd <uuid> stop`` api, always says ``Beep-Status: DETECTED`` (an unset enum,
+    with ``Stop-status: ERROR ...`` beside it), so its status is not trusted: a beep
+    shows up as ``avmd::beep`` before any stop, and a stop with no beep seen is a person.
+    Only a stop from the media bug itself (no ``Stop-status``) is read for its status.
     """
 
     name = "mod_avmd"
-    subscriptions: tuple[str, ...] = ("CUSTOM avmd::beep avmd::stop avmd::timeout",)
+    subscriptions: tuple[str, ...] = ("CUSTOM avmd::beep avmd::stop",)
+
+    def __init__(self, max_wait_s: int = 10) -> None:
+        if max_wait_s < 1:
+            raise ValueError("max_wait_s must be at least 1 second")
+        self.max_wait_s = int(max_wait_s)
 
     def answer_applications(self) -> list[tuple[str, str]]:
         return []
 
     def answer_commands(self, uuid: str) -> list[str]:
-        return [f"avmd {check_uuid(uuid)} start"]
+        check_uuid(uuid)
+        return [f"avmd {uuid} start", f"sched_api +{self.max_wait_s} none avmd {uuid} stop"]
 
     def classify(self, event: EslEvent) -> AmdVerdict | None:
         if event.key == "avmd::beep":
             return AmdVerdict(EventKind.MACHINE, "BEEP", event.get("Frequency"))
-        if event.key in ("avmd::stop", "avmd::timeout"):
+        if event.key == "avmd::stop":
             status = event.get("Beep-Status").upper()
-            if status == "DETECTED":
+            if status == "DETECTED" and not event.get("Stop-status"):
                 return AmdVerdict(EventKind.MACHINE, "BEEP", status)
-            return AmdVerdict(EventKind.HUMAN, "NOBEEP", status or event.key)
+            cause = "NOTDETECTED" if status == "DETECTED" else status or event.key
+            return AmdVerdict(EventKind.HUMAN, "NOBEEP", cause)
         return None

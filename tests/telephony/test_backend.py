@@ -395,16 +395,25 @@ def test_answering_machine_detection_with_mod_avmd(
     from telephony.freeswitch.amd import ModAvmd
 
     call_id = "c0ffee00-0013-4000-8000-000000000001"
-    server = esl_server([SessionScript(steps=[Step("api avmd", [api_response("+OK\n")])])])
-    control = backend(server, detector=ModAvmd())
-    assert server.wait_for("event json")[0].endswith(
-        " CUSTOM conference::maintenance avmd::beep avmd::stop avmd::timeout"
+    server = esl_server(
+        [
+            SessionScript(
+                steps=[
+                    Step("api avmd", [api_response("+OK\n")]),
+                    Step("api sched_api", [api_response("+OK Added: 1\n")]),
+                ]
+            )
+        ]
     )
+    control = backend(server, detector=ModAvmd())
+    assert server.wait_for("event json")[0].endswith(" CUSTOM conference::maintenance avmd::beep avmd::stop")
     control.originate(_request(call_id, amd=True))
     assert server.commands("bgapi originate")[0].split("\n")[0].endswith(" &park()")
     server.push(json_event({"Event-Name": "CHANNEL_ANSWER", "Unique-ID": call_id}))
     sink.wait_for(EventKind.ANSWERED, call_id)
     server.wait_for(f"api avmd {call_id} start")
+    # mod_avmd has no time limit of its own (real 1.11.1): FreeSWITCH stops it later.
+    server.wait_for(f"api sched_api +10 none avmd {call_id} stop")
     assert sink.kinds(call_id) == [EventKind.ANSWERED]  # no verdict yet: the dialer waits
     server.push(
         json_event(

@@ -207,3 +207,35 @@ def test_sip_call_to_sipp_reports_rtp_quality(sink: EventSink) -> None:
     finally:
         with gevent.Timeout(10):
             control.stop()
+
+
+@pytest.mark.skipif(not SIPP_UAS, reason="FREESWITCH_SIPP_UAS=host:port is not set: no SIPp UAS to call")
+def test_mod_avmd_concludes_on_a_person(sink: EventSink) -> None:
+    """No beep on the line (SIPp echoes our silence): mod_avmd 1.11.1 never concludes by
+    itself, so the detector's scheduled stop must turn into a HUMAN verdict."""
+    from telephony.freeswitch.amd import ModAvmd
+
+    node = FreeSwitchNode.from_esl_setting(ESL, name="fs-it")
+    node = FreeSwitchNode(
+        name=node.name,
+        host=node.host,
+        port=node.port,
+        password=node.password,
+        dial_template=f"sofia/{SIPP_PROFILE}/{{destination}}@{SIPP_UAS}",
+    )
+    control = FreeSwitchCallControl(
+        [node], sink, detector=ModAvmd(max_wait_s=2), recordings_dir=RECORDINGS, backoff_initial=0.2
+    )
+    assert control.start(wait_s=5), "could not log in to FreeSWITCH's event socket"
+    try:
+        request = _request(amd=True)
+        control.originate(request)
+        sink.wait_for(EventKind.ANSWERED, request.call_id, timeout=20)
+        human = sink.wait_for(EventKind.HUMAN, request.call_id, timeout=8)
+        assert (human.data["amd_result"], human.data["amd_cause"]) == ("NOBEEP", "NOTDETECTED")
+        assert EventKind.MACHINE not in sink.kinds(request.call_id)
+        control.hangup(request.call_id)
+        assert sink.wait_for(EventKind.HANGUP, request.call_id, timeout=10).cause == "NORMAL_CLEARING"
+    finally:
+        with gevent.Timeout(10):
+            control.stop()

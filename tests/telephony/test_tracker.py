@@ -203,8 +203,30 @@ def test_mod_avmd_verdicts() -> None:
     assert silent is not None and silent.kind is EventKind.HUMAN
     assert detector.classify(_custom("u", "conference::maintenance")) is None
     assert detector.answer_commands("c0ffee00-0003-4000-8000-000000000001") == [
-        "avmd c0ffee00-0003-4000-8000-000000000001 start"
+        "avmd c0ffee00-0003-4000-8000-000000000001 start",
+        "sched_api +10 none avmd c0ffee00-0003-4000-8000-000000000001 stop",
     ]
+    # What a real FreeSWITCH 1.11.1 sends when the api stops the detector with no beep
+    # heard: DETECTED (unset enum) beside an error Stop-status. It is a person.
+    api_stop = detector.classify(
+        _custom(
+            "u",
+            "avmd::stop",
+            **{
+                "Beep-Status": "DETECTED",
+                "Stop-status": "ERROR (AVMD SESSION OBJECT NOT FOUND IN MEDIA BUG)",
+            },
+        )
+    )
+    assert api_stop is not None and api_stop.kind is EventKind.HUMAN
+    # A stop from the media bug itself is read for its status.
+    bug_stop = detector.classify(_custom("u", "avmd::stop", **{"Beep-Status": "DETECTED"}))
+    assert bug_stop is not None and bug_stop.kind is EventKind.MACHINE
+    assert (
+        ModAvmd(max_wait_s=3)
+        .answer_commands("c0ffee00-0003-4000-8000-000000000001")[1]
+        .startswith("sched_api +3 ")
+    )
 
 
 def test_agent_conference_names() -> None:
