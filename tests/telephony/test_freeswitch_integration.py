@@ -12,6 +12,7 @@ FREESWITCH_RECORDINGS_DIR (default /tmp) must be writable by FreeSWITCH.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 import gevent
 import pytest
 
-from telephony.callcontrol import EventKind, OriginateRequest
+from telephony.callcontrol import EventKind, OriginateRequest, SupervisionMode
 from telephony.freeswitch.backend import FreeSwitchCallControl
 from telephony.freeswitch.nodes import FreeSwitchNode
 from tests.telephony.conftest import EventSink
@@ -239,3 +240,55 @@ def test_mod_avmd_concludes_on_a_person(sink: EventSink) -> None:
     finally:
         with gevent.Timeout(10):
             control.stop()
+
+
+def _member_flags(control: FreeSwitchCallControl, conference: str, uuid: str) -> dict:
+    rows = json.loads(_api(control, f"conference {conference} json_list"))
+    members = [m for c in rows for m in c.get("members", []) if m.get("uuid") == uuid]
+    assert members, f"{uuid} is not in {conference}"
+    return members[0]["flags"]
+
+
+def test_supervision_in_the_agent_conference(null_control: FreeSwitchCallControl, sink: EventSink) -> None:
+    """Listen, whisper, barge and take-over with the conference member controls
+    (fixture 08b), on null legs: no eavesdrop, which crashed 1.11.1 with null legs."""
+    agent_leg = str(uuid.uuid4())
+    conference = "agent-7-43"
+    reply = _api(
+        null_control,
+        f"originate {{origination_uuid={agent_leg}}}null/agent43 &conference({conference}@default)",
+    )
+    assert reply.startswith("+OK"), reply
+    try:
+        request = _request()
+        null_control.originate(request)
+        sink.wait_for(EventKind.HUMAN, request.call_id, timeout=10)
+        with gevent.Timeout(10, AssertionError("the agent never joined its conference")):
+            while null_control.conferences.get(conference) is None:
+                gevent.sleep(0.05)
+        null_control.bridge_to_agent(request.call_id, 43)
+        sink.wait_for(EventKind.BRIDGED, request.call_id, timeout=10)
+        sup = null_control.supervise(request.call_id, 10, "null/sup10", SupervisionMode.LISTEN)
+        with gevent.Timeout(10, AssertionError("the supervisor never joined")):
+            while null_control.supervisions[sup].member_id is None:
+                gevent.sleep(0.05)
+        gevent.sleep(0.3)  # the listen controls are sent after add-member
+        flags = _member_flags(null_control, conference, sup)
+        assert (flags["can_hear"], flags["can_speak"]) == (True, False)
+        null_control.set_supervision_mode(sup, SupervisionMode.WHISPER)
+        assert _member_flags(null_control, conference, sup)["can_speak"] is True
+        null_control.set_supervision_mode(sup, SupervisionMode.TAKE_OVER)
+        agent_flags = _member_flags(null_control, conference, agent_leg)
+        assert (agent_flags["can_hear"], agent_flags["can_speak"]) == (False, False)
+        null_control.set_supervision_mode(sup, SupervisionMode.BARGE)
+        agent_flags = _member_flags(null_control, conference, agent_leg)
+        assert (agent_flags["can_hear"], agent_flags["can_speak"]) == (True, True)
+        null_control.end_supervision(sup)
+        with gevent.Timeout(10, AssertionError("the supervisor leg is still up")):
+            while _api(null_control, f"uuid_exists {sup}").strip() != "false":
+                gevent.sleep(0.1)
+        assert sup not in null_control.supervisions
+        null_control.hangup(request.call_id)
+        assert sink.wait_for(EventKind.HANGUP, request.call_id, timeout=10).agent_id == 43
+    finally:
+        _api(null_control, f"uuid_kill {agent_leg}")
