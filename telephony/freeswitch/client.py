@@ -432,8 +432,12 @@ class EslClient:
     def _connection_closed(self, connection: EslConnection, reason: str) -> None:
         if connection is not self._connection:
             return  # a session that failed during login was never reported as up
+        if not self._running:
+            # stop(): the EOF after our own ``exit`` is the expected end, not a drop.
+            log.info("ESL %s closed: %s", self.name, reason)
+            return
         log.warning("ESL %s disconnected: %s", self.name, reason)
-        if self._on_disconnected is not None and self._running:
+        if self._on_disconnected is not None:
             try:
                 self._on_disconnected(self, reason)
             except Exception:
