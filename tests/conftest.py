@@ -31,7 +31,27 @@ def _bootstrap_environment() -> tuple[str, object | None]:
             os.environ["REDIS_URL"] = services.start_redis()
     server_url = os.environ["DATABASE_URL"]
     os.environ.setdefault("SECRET_KEY", "test-" + uuid.uuid4().hex)
+    os.environ["REDIS_URL"] = _session_redis_db(os.environ["REDIS_URL"])
     return server_url, services
+
+
+def _session_redis_db(url: str) -> str:
+    """A Redis database of this test session's own (1-15, by process id), emptied first:
+    live state, rate limits and job queues of two test runs on one server never mix."""
+    import urllib.parse
+
+    import redis
+
+    parts = urllib.parse.urlsplit(url)
+    db = 1 + os.getpid() % 15
+    if parts.scheme == "unix":
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        query["db"] = str(db)
+        url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    else:
+        url = urllib.parse.urlunsplit(parts._replace(path=f"/{db}"))
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 SERVER_URL, _SERVICES = _bootstrap_environment()
@@ -175,9 +195,7 @@ def stub_worker():
         finally:
             worker.stop()
 
-    import dramatiq as _d
-
-    broker = _d.get_broker()
+    broker = dramatiq.get_broker()  # every actor imported above: every queue declared
     for queue in list(broker.get_declared_queues()):
         broker.flush(queue)
     return run
