@@ -63,6 +63,12 @@ def _error_page(error: ReportError, template: str = "reports/error.html"):
     return render(template, error=str(error), **_choices()), 400
 
 
+@bp.errorhandler(ReportError)
+def _report_error(error: ReportError):
+    """A bad period or filter anywhere in these reports: the same page, 400."""
+    return _error_page(error)
+
+
 def _export(table_title: str, columns, rows, totals, period: services.Period) -> Response:
     file_format = request.args.get("export", "")
     if file_format not in exports.FORMATS:
@@ -87,10 +93,7 @@ def _table_response(table: services.Table, period: services.Period, template: st
 @bp.get("/")
 @require(Permission.VIEW_REPORTS)
 def dashboard():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign, agent = _campaign(), _agent()
     campaign_id = campaign.id if campaign else None
     filters = {"campaign_id": campaign_id, "agent_id": agent.id if agent else None}
@@ -111,10 +114,7 @@ def dashboard():
 @bp.get("/agents")
 @require(Permission.VIEW_REPORTS)
 def agents():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign = _campaign()
     table = services.agent_performance(period, campaign.id if campaign else None)
     return _table_response(table, period, "reports/table_page.html", campaign=campaign, current="agents")
@@ -123,10 +123,7 @@ def agents():
 @bp.get("/campaigns")
 @require(Permission.VIEW_REPORTS)
 def campaigns():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign = _campaign()
     campaign_id = campaign.id if campaign else None
     table = services.campaign_results(period, campaign_id)
@@ -146,10 +143,7 @@ def campaigns():
 @bp.get("/statuses")
 @require(Permission.VIEW_REPORTS)
 def statuses():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign = _campaign()
     table = services.status_breakdown(period, campaign.id if campaign else None)
     return _table_response(table, period, "reports/table_page.html", campaign=campaign, current="statuses")
@@ -158,10 +152,7 @@ def statuses():
 @bp.get("/pauses")
 @require(Permission.VIEW_REPORTS)
 def pauses():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign = _campaign()
     campaign_id = campaign.id if campaign else None
     table = services.pause_report(period, campaign_id)
@@ -175,10 +166,7 @@ def pauses():
 @bp.get("/hourly")
 @require(Permission.VIEW_REPORTS)
 def hourly():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign, agent = _campaign(), _agent()
     table = services.by_hour(period, campaign.id if campaign else None, agent.id if agent else None)
     chart = services.chart_spec(table, "hour_label", [("calls", _l("Calls")), ("connected", _l("Connected calls"))])
@@ -189,10 +177,7 @@ def hourly():
 @bp.get("/abandon")
 @require(Permission.VIEW_REPORTS)
 def abandon():
-    try:
-        period = _period()
-    except ReportError as error:
-        return _error_page(error)
+    period = _period()
     campaign = _campaign()
     table = services.abandon_by_day(period, campaign.id if campaign else None)
     target = round(100.0 * campaign.abandon_target, 2) if campaign else 3.0
