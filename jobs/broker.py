@@ -57,7 +57,9 @@ class AppBootMiddleware(Middleware):
     """Worker processes read the same environment as the web and open their own
     database and Redis handles at boot."""
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # before, not after: Dramatiq starts the worker threads between the two, and a
+        # thread must never take a message in a process that has no database yet
         from app.runtime import current_config
 
         current_config()  # boots once; a worker started inside a booted process reuses it
