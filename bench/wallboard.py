@@ -37,7 +37,7 @@ from _db import ROOT, bench_database, drop_database
 DB = "carillon_bench_wallboard"
 REDIS_DB = 13
 # a throwaway account in a throwaway database, made per run
-PASSWORD = "bench-" + secrets.token_urlsafe(12)
+PASSWORD = secrets.token_urlsafe(16)
 STATES = ("ready", "ringing", "in_call", "wrap_up", "paused")
 
 
