@@ -33,6 +33,14 @@ def _wait_for(service, clock, agent_id, tenant_id, state, limit=600.0):
     raise AssertionError(f"agent never reached {state}: {bus.agent_state(tenant_id, agent_id)}")
 
 
+def _join(service, clock, tenant_id, campaign_id, agent_id) -> None:
+    """What the agent's page does: beat presence, log in to the campaign."""
+    service.discover()
+    bus.mark_alive(tenant_id, agent_id)
+    bus.send_command(bus.AgentCommand("login", tenant_id, campaign_id, agent_id))
+    _run(service, clock, 1)
+
+
 def test_real_agent_gets_a_call_and_dispositions_it_once(world):
     _clear_bus()
     campaign = make_campaign(world.a.id, "Agents réels", leads=50)
@@ -40,10 +48,7 @@ def test_real_agent_gets_a_call_and_dispositions_it_once(world):
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
     with released(service):
-        service.discover()
-        bus.mark_alive(world.a.id, agent.id)
-        bus.send_command(bus.AgentCommand("login", world.a.id, campaign.id, agent.id))
-        _run(service, clock, 1)
+        _join(service, clock, world.a.id, campaign.id, agent.id)
         assert bus.agent_state(world.a.id, agent.id)["state"] == "ready"
         stats = bus.all_campaigns(world.a.id)[campaign.id]
         # leads left, for the wallboard: 50, less the one the first tick may already be dialling
@@ -77,9 +82,7 @@ def test_agent_whose_page_is_gone_is_logged_out_after_grace(world):
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
     with released(service):
-        service.discover()
-        bus.mark_alive(world.a.id, agent.id)
-        bus.send_command(bus.AgentCommand("login", world.a.id, campaign.id, agent.id))
+        _join(service, clock, world.a.id, campaign.id, agent.id)
         bus.send_command(bus.AgentCommand("pause", world.a.id, campaign.id, agent.id, pause_code="REPAS"))
         _run(service, clock, 1)
         state = bus.agent_state(world.a.id, agent.id)
@@ -96,11 +99,9 @@ def test_commands_for_another_tenant_are_ignored(world):
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
     with released(service):
-        service.discover()
-        bus.mark_alive(world.b.id, intruder.id)
         # a forged command naming tenant B on tenant A's campaign list
-        bus.send_command(bus.AgentCommand("login", world.b.id, campaign.id, intruder.id))
-        _run(service, clock, 2)
+        _join(service, clock, world.b.id, campaign.id, intruder.id)
+        _run(service, clock, 1)
         assert intruder.id not in service.held[campaign.id].runner.engine.agents
         assert bus.all_agents(world.a.id) == {} and bus.all_agents(world.b.id) == {}
 
