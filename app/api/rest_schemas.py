@@ -126,47 +126,38 @@ class LeadOut(Schema):
     updated_at = fields.DateTime()
 
 
-class LeadCreateIn(StrictSchema):
+class _LeadOptionalFields(StrictSchema):
+    """The optional lead fields, validated the same way on create and update."""
+
+    alt_phone = _opt(40)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
+    user_aff = fields.Integer(allow_none=True, **_id)
+    first_name = _opt(100)
+    last_name = _opt(100)
+    company = _opt(200)
+    address1 = _opt(255)
+    address2 = _opt(255)
+    address3 = _opt(255)
+    city = _opt(120)
+    state = _opt(120)
+    province = _opt(120)
+    postal_code = _opt(20)
+    comments = _opt(5000)
+
+
+class LeadCreateIn(_LeadOptionalFields):
     list_id = fields.Integer(required=True, **_id)
     phone_number = Text(required=True, validate=validate.Length(min=1, max=40))
     status = Text(load_default="NEW", validate=validate.Length(min=1, max=20))
-    alt_phone = _opt(40)
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     country_code = Text(load_default="FR", validate=validate.Regexp(r"^[A-Za-z]{2}$"))
     vendor_lead_code = Text(validate=validate.Length(min=1, max=64))
-    user_aff = fields.Integer(allow_none=True, **_id)
-    first_name = _opt(100)
-    last_name = _opt(100)
-    company = _opt(200)
-    address1 = _opt(255)
-    address2 = _opt(255)
-    address3 = _opt(255)
-    city = _opt(120)
-    state = _opt(120)
-    province = _opt(120)
-    postal_code = _opt(20)
-    comments = _opt(5000)
 
 
-class LeadPatch(StrictSchema):
+class LeadPatch(_LeadOptionalFields):
     list_id = fields.Integer(**_id)
     phone_number = Text(validate=validate.Length(min=1, max=40))
     status = Text(validate=validate.Length(min=1, max=20))
-    alt_phone = _opt(40)
-    email = fields.Email(allow_none=True, validate=validate.Length(max=254))
     country_code = Text(validate=validate.Regexp(r"^[A-Za-z]{2}$"))
-    user_aff = fields.Integer(allow_none=True, **_id)
-    first_name = _opt(100)
-    last_name = _opt(100)
-    company = _opt(200)
-    address1 = _opt(255)
-    address2 = _opt(255)
-    address3 = _opt(255)
-    city = _opt(120)
-    state = _opt(120)
-    province = _opt(120)
-    postal_code = _opt(20)
-    comments = _opt(5000)
 
 
 class UserOut(Schema):
