@@ -221,6 +221,11 @@ def _options_from_form(columns: int) -> imports.ImportOptions:
         encoding=request.form.get("encoding") or None, delimiter=_delimiter(request.form.get("delimiter")))
 
 
+def _shape_key(imp: ImportJob) -> str:
+    """What decides the columns of the preview: the sheet, or the delimiter."""
+    return f"{imp.sheet or ''}|{'tab' if imp.delimiter == chr(9) else imp.delimiter or ''}"
+
+
 @bp.route("/imports/<int:import_id>/mapping", methods=["GET", "POST"])
 @require(Permission.MANAGE_LEADS)
 def import_mapping(import_id: int):
@@ -241,9 +246,16 @@ def import_mapping(import_id: int):
         errors.append(messages.file_error(exc.code))
         view = imports.Preview([], 0, False)
     customs = imports.custom_fields()
-    has_header = (request.values.get("has_header") == "1") if "has_header" in request.values else view.header_guess
+    # another sheet or delimiter gives other columns: the header and the mapping
+    # the form was showing no longer apply, they are guessed again
+    shape = _shape_key(imp)
+    reshaped = request.method == "POST" and request.form.get("shape", shape) != shape
+    if "has_header" in request.values and not reshaped:
+        has_header = request.values.get("has_header") == "1"
+    else:
+        has_header = view.header_guess
     header = view.header(has_header)
-    if request.method == "POST" and request.form.get("step") == "validate" and not errors:
+    if request.method == "POST" and request.form.get("step") == "validate" and not errors and not reshaped:
         try:
             imports.apply_mapping(imp, _options_from_form(view.columns), header)
         except imports.MappingError as exc:
@@ -252,11 +264,13 @@ def import_mapping(import_id: int):
             imports.mark_queued(imp, ImportStatus.VALIDATING)
             tasks.validate_import.send(imp.id)
             return redirect(url_for("leads.import_status", import_id=imp.id))
-    mapping = ({int(k): v for k, v in imp.mapping.items()} if imp.mapping else
-               imports.suggest_mapping(imp, header, view.columns, customs))
-    if request.method == "POST":
+    if request.method == "POST" and not reshaped:
         mapping = _options_from_form(view.columns).mapping
-    return render("leads/import_mapping.html", imp=imp, view=view, header=header, has_header=has_header,
+    elif imp.mapping and not reshaped:
+        mapping = {int(k): v for k, v in imp.mapping.items()}
+    else:
+        mapping = imports.suggest_mapping(imp, header, view.columns, customs)
+    return render("leads/import_mapping.html", imp=imp, view=view, header=header, has_header=has_header, shape=shape,
                   mapping=mapping, choices=imports.field_choices(customs), errors=errors,
                   encodings=ENCODINGS, strategies=imports.STRATEGIES, scopes=imports.SCOPES,
                   dedup_keys=imports.DEDUP_KEYS), (400 if errors and request.method == "POST" else 200)

@@ -2,6 +2,7 @@
 the worker would), list management, directory, contact page, red list, GDPR."""
 
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -302,6 +303,10 @@ WIZARD_CASES = [
     ("contacts.xls", {"has_header": "1"}, {0: "last_name", 1: "first_name", 2: "phone_number"}, 3, "Loïc"),
     ("contacts_tab_noheader.txt", {"has_header": "0", "delimiter": "tab"},
      {0: "last_name", 1: "first_name", 2: "phone_number", 3: "postal_code"}, 2, "Julie"),
+    ("contacts_semicolon_cp1252.csv", {"has_header": "1"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 6: "company"}, 5, "Cœur"),
+    ("contacts_pipe_noheader.txt", {"has_header": "0", "delimiter": "|"},
+     {0: "last_name", 1: "first_name", 2: "phone_number", 4: "email"}, 3, "Chloé"),
 ]
 
 
@@ -357,3 +362,66 @@ def test_contact_page_edits_custom_fields(client, world, lists):
     with tenant_scope(world.a.id):
         assert Session.get(Lead, lead_id, populate_existing=True).custom == {"zone": "Sud", "score": 4.5, "rdv": "2026-12-01"}
         Session.commit()
+
+
+def test_fragments_render_on_their_own(client, world, lists):
+    """The blocks HTMX swaps in (list rows, directory rows, red-list rows, import
+    status) render alone, with the macros they use, filled and empty."""
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    token = admin_client(client, world)
+    client.post("/leads/redlist/add", data={"csrf_token": token, "phone": "06 12 34 56 78"})
+    list_id = lists["a"].list_id
+
+    def fragment(url: str, target: str) -> str:
+        response = client.get(url, headers={"HX-Request": "true", "HX-Target": target})
+        assert response.status_code == 200, response.get_data(as_text=True)[-500:]
+        text = response.get_data(as_text=True)
+        assert f'id="{target}"' in text and "<html" not in text
+        return text
+
+    assert "Martin" in fragment(f"/leads/lists/{list_id}?postal_code=75", "lead-rows")
+    assert "Martin" not in fragment(f"/leads/lists/{list_id}?postal_code=99", "lead-rows")
+    assert "Martin" in fragment("/leads/contacts?q=Martin", "contact-rows")
+    assert "Martin" not in fragment("/leads/contacts?q=Nobody", "contact-rows")
+    assert "06 12 34 56 78" in fragment("/leads/redlist", "redlist-rows")
+    assert "06 12 34 56 78" not in fragment("/leads/redlist?q=0699999999", "redlist-rows")
+    with tenant_scope(world.a.id):
+        import_id = Session.scalar(sa.select(ImportJob.id))
+        Session.commit()
+    for status in ImportStatus:
+        with tenant_scope(world.a.id):
+            Session.get(ImportJob, import_id).status = status
+            Session.commit()
+        text = fragment(f"/leads/imports/{import_id}", "import-status")
+        assert f'data-status="{status.value}"' in text
+        assert ('hx-trigger="every 1s"' in text) == (status in ("validating", "queued", "running"))
+
+
+def test_mapping_is_guessed_again_for_another_sheet(client, world, lists, queued):
+    token = admin_client(client, world)
+    list_id = lists["a"].list_id
+    with open(DATA / "contacts.xlsx", "rb") as handle:
+        response = client.post(f"/leads/lists/{list_id}/import", data={"csrf_token": token, "file": (handle, "c.xlsx")},
+                               content_type="multipart/form-data")
+    mapping_url = response.headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    shape = re.search(r'name="shape" value="([^"]*)"', page).group(1)
+    assert "Ce classeur" in page and 'value="phone_number" selected' not in page
+    htmx = {"HX-Request": "true", "HX-Target": "mapping-form"}
+    # the first sheet's form (one column, no header) posted with the other sheet chosen
+    fragment = client.post(mapping_url, data={"csrf_token": token, "shape": shape, "sheet": "Contacts",
+                                              "has_header": "0", "col_0": ""}, headers=htmx).get_data(as_text=True)
+    assert 'value="phone_number" selected' in fragment and '<option value="1" selected' in fragment
+    new_shape = re.search(r'name="shape" value="([^"]*)"', fragment).group(1)
+    assert new_shape != shape
+    # same sheet: what the user chose stays as chosen
+    fragment = client.post(mapping_url, data={"csrf_token": token, "shape": new_shape, "sheet": "Contacts",
+                                              "has_header": "1", "col_0": "city", "col_2": "phone_number"},
+                           headers=htmx).get_data(as_text=True)
+    assert re.search(r'id="col-0" name="col_0">.*?<option value="city" selected', fragment, re.S)
+    assert 'value="last_name" selected' not in fragment
+    # a check posted with the previous sheet's columns is not queued: the page shows the new columns
+    response = client.post(mapping_url, data={"csrf_token": token, "shape": shape, "sheet": "Contacts", "step": "validate",
+                                              "has_header": "1", "col_0": "phone_number", "col_1": "last_name",
+                                              "strategy": "ignore", "dedup_keys": "phone", "dedup_scope": "campaign"})
+    assert response.status_code == 200 and queued == []
