@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -235,12 +235,15 @@ def _time_constraints(
     Each is monotone: once satisfied it stays satisfied for the same history, so the
     latest of them, moved to the next window opening, is the earliest allowed instant.
     """
+    # Durations are elapsed time: aware arithmetic in a local zone would add wall-clock
+    # days and be an hour short (or long) across a DST change.
+    at = at.astimezone(UTC)
     attempts = _past_attempts(history.attempts, at)
     constraints: list[tuple[Reason, datetime]] = []
     refusal_delay = effective_refusal_delay(campaign, rule)
     if refusal_delay is not None and history.last_refusal_at is not None:
         _require_aware(history.last_refusal_at, "history.last_refusal_at")
-        constraints.append((Reason.REFUSAL_DELAY, history.last_refusal_at + refusal_delay))
+        constraints.append((Reason.REFUSAL_DELAY, history.last_refusal_at.astimezone(UTC) + refusal_delay))
     limit = effective_attempt_limit(campaign, rule)
     if limit is not None:
         counted = [attempt for attempt in attempts if attempt > at - rule.attempt_period]
@@ -255,7 +258,7 @@ def _time_constraints(
 def _past_attempts(attempts: Sequence[datetime], at: datetime) -> list[datetime]:
     for attempt in attempts:
         _require_aware(attempt, "history.attempts")
-    return sorted(attempt for attempt in attempts if attempt <= at)
+    return sorted(attempt.astimezone(UTC) for attempt in attempts if attempt <= at)
 
 
 def _require_aware(value: datetime, name: str) -> None:

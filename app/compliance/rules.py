@@ -61,7 +61,8 @@ _THIRTY_DAYS = timedelta(days=30)
 # code du travail), 10:00-13:00 and 14:00-20:00 in the consumer's zone, unless the
 # consumer gave an express prior consent the caller can prove; at most 4 calls or
 # attempts per 30 calendar days by the same professional; 60 days of silence after
-# a refusal. Loi n° 2025-594 (art. L223-1 modified) makes telephone prospecting
+# a refusal (periods counted as elapsed time, so a DST change never shortens them).
+# Loi n° 2025-594 (art. L223-1 modified) makes telephone prospecting
 # opt-in from 11 August 2026, except calls in the course of an existing contract.
 FRANCE = CountryRule(
     country="FR",

@@ -193,6 +193,16 @@ def test_fifth_attempt_in_30_days_waits_for_the_oldest_to_expire():
     assert not dial(FakeLead(), FakeCampaign(), paris(2026, 12, 2, 10, 29), FOUR_ATTEMPTS).allowed
 
 
+def test_attempt_window_is_thirty_days_of_elapsed_time_across_dst():
+    # 1 March is winter time, 31 March summer time: 30 days after 10:30 CET is
+    # 11:30 CEST, not 10:30 (found by the property test).
+    history = CallHistory(attempts=(paris(2026, 3, 2, 10, 30),))
+    decision = dial(FakeLead(), FakeCampaign(attempt_limit=1), paris(2026, 3, 3, 11, 0), history)
+    assert decision == refused(Reason.ATTEMPTS, paris(2026, 4, 1, 11, 30))
+    assert not dial(FakeLead(), FakeCampaign(attempt_limit=1), paris(2026, 4, 1, 11, 29), history).allowed
+    assert dial(FakeLead(), FakeCampaign(attempt_limit=1), paris(2026, 4, 1, 11, 30), history).allowed
+
+
 def test_three_attempts_leave_one():
     history = CallHistory(attempts=FOUR_ATTEMPTS.attempts[1:])
     assert dial(FakeLead(), FakeCampaign(), paris(2026, 11, 25, 11, 0), history).allowed
@@ -248,8 +258,9 @@ def test_refusal_blocks_60_days_then_next_opening():
 def test_campaign_refusal_delay_longer_than_legal_wins():
     history = CallHistory(last_refusal_at=paris(2026, 9, 1, 15, 0))
     campaign = FakeCampaign(refusal_delay=timedelta(days=90))
+    # 90 days of elapsed time: 15:00 summer time is 14:00 winter time on 30 Nov.
     assert dial(FakeLead(), campaign, paris(2026, 11, 2, 10, 0), history).next_allowed_at == paris(
-        2026, 11, 30, 15, 0
+        2026, 11, 30, 14, 0
     )
     shorter = FakeCampaign(refusal_delay=timedelta(days=10))
     assert dial(FakeLead(), shorter, paris(2026, 10, 1, 11, 0), history).reason == Reason.REFUSAL_DELAY

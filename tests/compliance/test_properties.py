@@ -134,19 +134,21 @@ def oracle_violations(
         own = campaign.calling_hours.get(local.weekday(), [])
         if not any(_in_campaign_range(seconds, start, end) for start, end in own):
             broken.append(Reason.WINDOW)
-    past = [attempt for attempt in history.attempts if attempt <= at]
+    # Periods are elapsed time (UTC arithmetic), whatever zone the instants carry.
+    utc_at = at.astimezone(UTC)
+    past = [attempt.astimezone(UTC) for attempt in history.attempts if attempt <= at]
     limits = [campaign.attempt_limit] if campaign.attempt_limit is not None else []
     if campaign.prospecting and place.rules in ("FR", "MC"):
         limits.append(4)
-    counted = [attempt for attempt in past if attempt > at - timedelta(days=30)]
+    counted = [attempt for attempt in past if attempt > utc_at - timedelta(days=30)]
     if limits and len(counted) >= min(limits):
         broken.append(Reason.ATTEMPTS)
-    if campaign.min_attempt_spacing and past and at < max(past) + campaign.min_attempt_spacing:
+    if campaign.min_attempt_spacing and past and utc_at < max(past) + campaign.min_attempt_spacing:
         broken.append(Reason.SPACING)
     delays = [campaign.refusal_delay] if campaign.refusal_delay is not None else []
     if campaign.prospecting and place.rules in ("FR", "MC"):
         delays.append(timedelta(days=60))
-    if history.last_refusal_at is not None and delays and at < history.last_refusal_at + max(delays):
+    if history.last_refusal_at is not None and delays and utc_at < history.last_refusal_at.astimezone(UTC) + max(delays):
         broken.append(Reason.REFUSAL_DELAY)
     return broken
 
