@@ -1,4 +1,4 @@
-"""Payment pause/resume orders from the web to the dialer service that holds the
+"""Recording orders (payment pause/resume, split) from the web to the dialer service that holds the
 call's ESL session: a Redis list per campaign, drained at each step of that
 campaign's runner (``telephony.dialer.service``)."""
 
@@ -10,6 +10,7 @@ from app.extensions import redis
 
 PAUSE = "pause"
 RESUME = "resume"
+SPLIT = "split"  # close the current part and record on in a new file (transfers, maximum length)
 
 
 def queue_key(campaign_id: int | None) -> str:

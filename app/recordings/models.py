@@ -22,18 +22,24 @@ class RecordingStatus(enum.StrEnum):
 
 
 class Recording(TenantScoped, Timestamped, Base):
-    """``gaps``: card-payment pauses, ``{"start": iso, "end": iso|None, "from_s", "to_s"}``
-    (offsets into the audio, filled at conversion); ``segments``: the audible parts
-    between them, ``{"from_s", "to_s"}``."""
+    """One file of a recorded call. A call's recording is split into parts (``part``
+    1, 2, ...) at each transfer and when a part reaches the tenant's maximum length;
+    ``started_at`` is when the part began (``None`` for the first: the answer).
+
+    ``gaps``: card-payment pauses, ``{"start": iso, "end": iso|None, "from_s", "to_s"}``
+    (offsets into this part's audio, filled at conversion); ``segments``: the audible
+    parts between them, ``{"from_s", "to_s"}``."""
 
     __tablename__ = "recordings"
     __table_args__ = (
-        sa.UniqueConstraint("call_id"),
+        sa.UniqueConstraint("call_id", "part"),
         sa.Index("ix_recordings_tenant_created", "tenant_id", "created_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     call_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    part: so.Mapped[int] = so.mapped_column(default=1, server_default="1")
+    started_at: so.Mapped[dt.datetime | None]
     status: so.Mapped[str] = so.mapped_column(sa.String(12), default=RecordingStatus.RECORDING)
     source_path: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     path: so.Mapped[str | None] = so.mapped_column(sa.String(500))  # storage key of the MP3
@@ -55,6 +61,8 @@ class RecordingSettings(TenantScoped, Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     retention_days: so.Mapped[int] = so.mapped_column(default=365)
+    # a recording is cut into a new part when the current one reaches this length
+    max_part_minutes: so.Mapped[int] = so.mapped_column(default=60, server_default="60")
 
 
 # Receivers of other features' signals connect wherever the models load (web, workers, dialer).

@@ -46,12 +46,16 @@ def recording_settings(default_days: int) -> RecordingSettings:
     return current
 
 
-def update_retention(days: int, default_days: int) -> RecordingSettings:
+def update_retention(days: int, default_days: int, max_part_minutes: int | None = None) -> RecordingSettings:
     current = recording_settings(default_days)
     previous = current.retention_days
     current.retention_days = days
+    details: dict[str, object] = {"from": previous, "to": days}
+    if max_part_minutes is not None and max_part_minutes != current.max_part_minutes:
+        details["max_part_minutes"] = {"from": current.max_part_minutes, "to": max_part_minutes}
+        current.max_part_minutes = max_part_minutes
     record_event("recordings.retention_changed", target_type="recording_settings", target_id=current.id,
-                 details={"from": previous, "to": days})
+                 details=details)
     Session.flush()
     return current
 
@@ -60,16 +64,18 @@ def update_retention(days: int, default_days: int) -> RecordingSettings:
 
 
 def _recording_for_call(call: Call) -> Recording:
-    recording = Session.scalar(sa.select(Recording).where(Recording.call_id == call.id))
+    """The part being written (the last one); the first is created on demand."""
+    recording = Session.scalar(sa.select(Recording).where(Recording.call_id == call.id)
+                               .order_by(Recording.part.desc()).limit(1))
     if recording is None:
-        recording = Recording(call_id=call.id, status=RecordingStatus.RECORDING, gaps=[], segments=[])
+        recording = Recording(call_id=call.id, part=1, status=RecordingStatus.RECORDING, gaps=[], segments=[])
         Session.add(recording)
         Session.flush()
     return recording
 
 
 def register_recording(call_id: uuid.UUID, source_path: str) -> Recording | None:
-    """A recorded call has ended: its WAV waits for conversion. Idempotent."""
+    """A recorded call has ended: its last part's WAV waits for conversion. Idempotent."""
     call = Session.get(Call, call_id)
     if call is None:
         return None
@@ -84,17 +90,60 @@ def register_recording(call_id: uuid.UUID, source_path: str) -> Recording | None
     return recording
 
 
-def _offset(call: Call, iso: str) -> float:
-    origin = call.answered_at or call.started_at
+def close_part(call_id: uuid.UUID, source_path: str, at: dt.datetime) -> Recording | None:
+    """The media server closed the part being written at ``at`` (a transfer, or the
+    maximum length) and carries on in a new file: the closed part waits for conversion
+    and the next part starts. A payment pause open across the cut is closed in the one
+    and reopened in the other. Returns the closed part (``None``: unknown call)."""
+    call = Session.get(Call, call_id)
+    if call is None:
+        return None
+    closed = _recording_for_call(call)
+    if closed.status != RecordingStatus.RECORDING:
+        log.warning("call %s: part %d is closed already, split ignored", call.id, closed.part)
+        return None
+    cut = at.isoformat()
+    open_gap = _open_gap(closed)
+    closed.gaps = [g if g.get("end") else {**g, "end": cut} for g in closed.gaps]
+    closed.source_path = source_path
+    closed.status = RecordingStatus.PENDING
+    carried = [{**open_gap, "start": cut, "end": None}] if open_gap else []
+    Session.add(Recording(call_id=call.id, part=closed.part + 1, started_at=at, status=RecordingStatus.RECORDING,
+                          gaps=carried, segments=[]))
+    record_event("recordings.split", actor=None, target_type="call", target_id=call.id,
+                 details={"part": closed.part, "next": closed.part + 1})
+    Session.flush()
+    return closed
+
+
+def max_part_seconds(default_days: int) -> float | None:
+    """The current tenant's maximum part length (``None``: never split on length)."""
+    minutes = recording_settings(default_days).max_part_minutes
+    return minutes * 60.0 if minutes else None
+
+
+def call_parts(call_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Recording]]:
+    """Each call's recording parts, in order (contact history, search results)."""
+    parts: dict[uuid.UUID, list[Recording]] = {}
+    if not call_ids:
+        return parts
+    stmt = sa.select(Recording).where(Recording.call_id.in_(call_ids)).order_by(Recording.call_id, Recording.part)
+    for recording in Session.scalars(stmt):
+        parts.setdefault(recording.call_id, []).append(recording)
+    return parts
+
+
+def _offset(origin: dt.datetime, iso: str) -> float:
     return max(0.0, round((dt.datetime.fromisoformat(iso) - origin).total_seconds(), 3))
 
 
 def _place_gaps(recording: Recording, duration_s: float) -> None:
     call = recording.call
+    origin = recording.started_at or call.answered_at or call.started_at
     placed = []
     for gap in recording.gaps:
-        start = min(_offset(call, gap["start"]), duration_s)
-        end = min(_offset(call, gap["end"]), duration_s) if gap.get("end") else duration_s
+        start = min(_offset(origin, gap["start"]), duration_s)
+        end = min(_offset(origin, gap["end"]), duration_s) if gap.get("end") else duration_s
         placed.append({**gap, "from_s": start, "to_s": max(start, end)})
     placed.sort(key=lambda g: g["from_s"])
     segments, cursor = [], 0.0
@@ -210,7 +259,8 @@ def pause_recording(call: Call, actor: User | None) -> Recording:
 
 
 def resume_recording(call: Call, actor: User | None) -> Recording:
-    recording = Session.scalar(sa.select(Recording).where(Recording.call_id == call.id))
+    recording = Session.scalar(sa.select(Recording).where(Recording.call_id == call.id)
+                               .order_by(Recording.part.desc()).limit(1))
     gap = _open_gap(recording) if recording is not None else None
     if recording is None or gap is None:
         raise PauseRefused("the recording is not paused")
@@ -239,8 +289,16 @@ class RecordingFilters:
     max_duration_s: int | None = None
 
 
-def search_recordings(filters: RecordingFilters, *, before_id: int | None = None, limit: int = 50) -> list[Recording]:
-    stmt = sa.select(Recording).join(Recording.call).order_by(Recording.id.desc()).limit(limit)
+@dataclass
+class CallRecordings:
+    """One search result: a call and its matching recording parts, in order."""
+
+    call: Call
+    newest_id: int  # the keyset of the results (newest part first)
+    parts: list[Recording]
+
+
+def _filtered(stmt: sa.Select, filters: RecordingFilters) -> sa.Select:
     if filters.day_from:
         stmt = stmt.where(Call.started_at >= dt.datetime.combine(filters.day_from, dt.time(), dt.UTC))
     if filters.day_to:
@@ -259,9 +317,28 @@ def search_recordings(filters: RecordingFilters, *, before_id: int | None = None
         stmt = stmt.where(Recording.duration_s >= filters.min_duration_s)
     if filters.max_duration_s is not None:
         stmt = stmt.where(Recording.duration_s <= filters.max_duration_s)
+    return stmt
+
+
+def search_recordings(filters: RecordingFilters, *, before_id: int | None = None,
+                      limit: int = 50) -> list[CallRecordings]:
+    """Calls with recording parts matching ``filters``, the most recently recorded
+    first (keyset ``before_id``: a result's ``newest_id``); each with its matching
+    parts in order, so a split call reads as one conversation."""
+    newest = sa.func.max(Recording.id)
+    keys = (_filtered(sa.select(Recording.call_id, newest).join(Recording.call), filters)
+            .group_by(Recording.call_id).order_by(newest.desc()).limit(limit))
     if before_id:
-        stmt = stmt.where(Recording.id < before_id)
-    return list(Session.scalars(stmt))
+        keys = keys.having(newest < before_id)
+    found = dict(Session.execute(keys).tuples().all())
+    if not found:
+        return []
+    parts: dict[uuid.UUID, list[Recording]] = {}
+    stmt = _filtered(sa.select(Recording).join(Recording.call), filters).where(Recording.call_id.in_(found))
+    for recording in Session.scalars(stmt.order_by(Recording.part)):
+        parts.setdefault(recording.call_id, []).append(recording)
+    results = [CallRecordings(rows[0].call, found[call_id], rows) for call_id, rows in parts.items()]
+    return sorted(results, key=lambda r: r.newest_id, reverse=True)
 
 
 def filter_choices() -> tuple[list[User], list[Campaign]]:

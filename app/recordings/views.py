@@ -49,16 +49,31 @@ def index():
         status=args.get("status", "") if args.get("status") in set(RecordingStatus) else "",
         min_duration_s=args.get("min_s", type=int), max_duration_s=args.get("max_s", type=int),
     )
-    recordings = services.search_recordings(filters, before_id=args.get("before", type=int), limit=PAGE + 1)
+    results = services.search_recordings(filters, before_id=args.get("before", type=int), limit=PAGE + 1)
     next_url = None
-    if len(recordings) > PAGE:
-        recordings = recordings[:PAGE]
+    if len(results) > PAGE:
+        results = results[:PAGE]
         query = {k: v for k, v in args.items() if v and k != "before"}
-        next_url = url_for("recordings.index", **query, before=recordings[-1].id)
+        next_url = url_for("recordings.index", **query, before=results[-1].newest_id)
     agents, campaigns = services.filter_choices()
-    return render("recordings/index.html", recordings=recordings, next_url=next_url, args=args, agents=agents,
+    return render("recordings/index.html", results=results, next_url=next_url, args=args, agents=agents,
                   campaigns=campaigns, statuses=list(RecordingStatus),
                   agent_names={a.id: a.display_name for a in agents}, campaign_names={c.id: c.name for c in campaigns})
+
+
+@bp.app_template_global()
+def call_recordings(events: list) -> dict[str, list[Recording]]:
+    """For the contact history: the recording parts of its calls, by call id, in order
+    (nothing for a user who may not listen to recordings)."""
+    if not can(g.user, Permission.SUPERVISE):
+        return {}
+    call_ids = []
+    for event in events:
+        try:
+            call_ids.append(uuid.UUID(str((event.data or {}).get("call_id"))))
+        except ValueError:
+            continue
+    return {str(call_id): parts for call_id, parts in services.call_parts(call_ids).items()}
 
 
 def _ready(recording_id: object) -> Recording:
@@ -127,7 +142,7 @@ def settings():
     current = services.recording_settings(default_days)
     form = RetentionForm(obj=current)
     if form.validate_on_submit():
-        services.update_retention(form.retention_days.data, default_days)
+        services.update_retention(form.retention_days.data, default_days, form.max_part_minutes.data)
         flash(_("Retention saved."), "success")
         return redirect(url_for("recordings.settings"))
     return render("recordings/settings.html", form=form)

@@ -30,6 +30,7 @@ from app.core import signals
 from app.extensions import Session, engine
 from app.realtime import bus
 from app.recordings import control as recording_control
+from app.recordings.segments import PartClock, part_closed, tenant_limit
 from app.runtime import current_config
 from telephony.callcontrol import (
     CallControl,
@@ -153,7 +154,8 @@ class RunnerBackend(CallControl, Protocol):
         ...
 
     def control_recording(self, call_id: str, action: str) -> None:
-        """Mask (``pause``) or unmask (``resume``) the recording: card payments."""
+        """Mask (``pause``) or unmask (``resume``) the recording: card payments;
+        ``split``: close the current part and record on in a new file (transfers)."""
         ...
 
 
@@ -227,6 +229,7 @@ class _FreeSwitchCampaignBackend:
         self._cdr: dict[str, dict[str, str]] = {}
         self._engine: CampaignEngine | None = None
         self.wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.parts = PartClock(tenant_limit)  # recording parts: split at the tenant's maximum length
 
     def attach(self, engine: CampaignEngine) -> None:
         self._engine = engine
@@ -257,8 +260,15 @@ class _FreeSwitchCampaignBackend:
                 self._link.control.pause_recording(call_id)
             elif action == recording_control.RESUME:
                 self._link.control.resume_recording(call_id)
+            elif action == recording_control.SPLIT and self.record:
+                closed, _ = self._link.control.split_recording(call_id, self.parts.part(call_id) + 1)
+                at = self.wall()
+                self.parts.split(call_id, at)
+                part_closed(self.tenant_id, call_id, closed, at)
         except CallControlError as refused:
             log.warning("recording %s of %s refused: %s", action, call_id, refused)
+            if action == recording_control.SPLIT:
+                self.parts.ended(call_id)  # not asked again at every step
 
     def pump(self, until: float) -> int:
         engine = self._engine
@@ -270,10 +280,15 @@ class _FreeSwitchCampaignBackend:
             delivered += 1
             if event.kind is EventKind.HANGUP:
                 self._cdr[event.call_id] = {**event.data, "hangup_cause": event.cause or ""}
+                self.parts.ended(event.call_id)
+            elif event.kind is EventKind.ANSWERED and self.record:
+                self.parts.started(event.call_id, self.wall())
             if event.call_id in self.adopted:
                 self._follow_adopted(event)
             else:
                 engine.on_event(event)
+        for call_id in self.parts.due(self.wall()):
+            self.control_recording(call_id, recording_control.SPLIT)
         deadline = engine.next_deadline()
         if deadline is not None and deadline <= until:
             engine.poll()
@@ -284,8 +299,11 @@ class _FreeSwitchCampaignBackend:
         return self._cdr.pop(call_id, {})
 
     def recording_path(self, record: CallRecord) -> str | None:
+        part = self.parts.take(record.call_id)
         if not self.record:
             return None
+        if part > 1:  # split: the last part's file
+            return self._link.control.recording_path(self.tenant_id, record.call_id, part)
         if record.data.get("path"):
             return record.data["path"]
         if CallState.ANSWERED in record.times:

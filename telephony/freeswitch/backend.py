@@ -160,6 +160,7 @@ class FreeSwitchCallControl:
         self.tracker = CallTracker(detector)
         self.conferences = ConferenceDirectory()
         self.supervisions: dict[str, SupervisionLeg] = {}
+        self._masked: set[str] = set()  # calls whose recording is masked (card payment)
         self._abandoned: dict[str, set[str]] = {name: set() for name in self.nodes}
         self._lost_timers: dict[str, gevent.Greenlet] = {}
         events = list(BASE_EVENTS) + list(detector.subscriptions if detector else ())
@@ -351,9 +352,29 @@ class FreeSwitchCallControl:
 
     def pause_recording(self, call_id: str) -> None:
         self._mask_recording(call_id, "mask")
+        self._masked.add(call_id)
 
     def resume_recording(self, call_id: str) -> None:
         self._mask_recording(call_id, "unmask")
+        self._masked.discard(call_id)
+
+    def split_recording(self, call_id: str, part: int) -> tuple[str, str]:
+        """Close the file being recorded and carry on in part ``part``'s file (transfers,
+        maximum length): ``uuid_record stop`` then ``start`` (a gap of a few ms at most);
+        a masked recording stays masked. Returns (closed path, new path)."""
+        call = self._answered_call(call_id)
+        if not call.record_path:
+            raise CallControlError(f"call {call_id} is not recorded")
+        closed = call.record_path
+        path = self.recording_path(call.tenant_id, call_id, part)
+        if path == closed:
+            raise CallControlError(f"call {call_id} is already recording part {part}")
+        self._api(call, commands.uuid_record(call_id, "stop", closed))
+        call.record_path = path
+        self._api(call, commands.uuid_record(call_id, "start", path))
+        if call_id in self._masked:
+            self._api(call, commands.uuid_record(call_id, "mask", path))
+        return closed, path
 
     def supervise(
         self,
@@ -412,8 +433,10 @@ class FreeSwitchCallControl:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def recording_path(self, tenant_id: int, call_id: str) -> str:
-        return f"{self.recordings_dir}/{tenant_id}/{call_id}.wav"
+    def recording_path(self, tenant_id: int, call_id: str, part: int = 1) -> str:
+        """Part 1 is ``<call id>.wav``; later parts (after a split) ``<call id>-p<n>.wav``."""
+        name = call_id if part <= 1 else f"{call_id}-p{part}"
+        return f"{self.recordings_dir}/{tenant_id}/{name}.wav"
 
     def _variables(self, request: OriginateRequest) -> dict[str, str]:
         p = self.prefix
@@ -484,6 +507,8 @@ class FreeSwitchCallControl:
 
     def _emit(self, events: list[CallEvent]) -> None:
         for event in events:
+            if event.kind is EventKind.HANGUP:
+                self._masked.discard(event.call_id)
             try:
                 self._sink(event)
             except Exception:

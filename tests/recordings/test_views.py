@@ -211,12 +211,17 @@ def test_retention_settings_per_tenant(client, world):
     page = client.get("/recordings/settings")
     assert page.status_code == 200
     token = csrf_from(page.get_data(as_text=True))
-    saved = client.post("/recordings/settings", data={"retention_days": "90", "csrf_token": token})
+    saved = client.post("/recordings/settings",
+                        data={"retention_days": "90", "max_part_minutes": "30", "csrf_token": token})
     assert saved.status_code == 302
-    bad = client.post("/recordings/settings", data={"retention_days": "0", "csrf_token": token})
-    assert bad.status_code == 200
+    for bad_days, bad_minutes in (("0", "30"), ("90", "601"), ("90", "-1"), ("90", "")):
+        bad = client.post("/recordings/settings",
+                          data={"retention_days": bad_days, "max_part_minutes": bad_minutes, "csrf_token": token})
+        assert bad.status_code == 200 and 'aria-invalid="true"' in bad.get_data(as_text=True)
     with tenant_scope(world.a.id):
-        assert Session.scalar(sa.select(RecordingSettings.retention_days)) == 90
+        assert Session.execute(sa.select(RecordingSettings.retention_days,
+                                         RecordingSettings.max_part_minutes)).one() == (90, 30)
+        assert services.max_part_seconds(365) == 1800.0
     with tenant_scope(world.b.id):
         assert Session.scalar(sa.select(RecordingSettings)) is None
     client.get("/logout")
