@@ -47,7 +47,8 @@ def _session_redis_db(url: str) -> str:
     if parts.scheme == "unix":
         query = dict(urllib.parse.parse_qsl(parts.query))
         query["db"] = str(db)
-        url = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+        # urlunsplit would drop the "//" of an empty host ("unix:/path"), which redis refuses
+        url = f"unix://{parts.path}?{urllib.parse.urlencode(query)}"
     else:
         url = urllib.parse.urlunsplit(parts._replace(path=f"/{db}"))
     redis.Redis.from_url(url).flushdb()
