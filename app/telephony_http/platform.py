@@ -1,5 +1,6 @@
-"""Platform page: carriers with their trunks and rate decks, media nodes; uploading a
-carrier's rate deck (CSV) replaces it, or shows every bad row and changes nothing.
+"""Platform page: carriers with their trunks and rate decks, media nodes (created and
+edited in ``routing_admin``); uploading a carrier's rate deck (CSV) replaces it, or
+shows every bad row and changes nothing.
 Saving queues the Kamailio routing sync (``tasks``)."""
 
 from __future__ import annotations
@@ -43,14 +44,18 @@ def index():
     return _page()
 
 
+def missing(message: str):
+    """A 404 answered with the page itself: the error page's rollback would expire the
+    platform admin, whom the tenant-less page cannot reload."""
+    return _page({0: [message]}, None, 404)
+
+
 @bp.post("/carriers/<int:carrier_id>/rates")
 @require(Permission.PLATFORM_ADMIN)
 def upload_rates(carrier_id: int):
     carrier = Session.get(Carrier, carrier_id)
     if carrier is None:
-        # answered here rather than by abort(404): the error page's rollback expires the
-        # platform admin, whom the tenant-less page cannot reload
-        return _page({0: [_("Unknown carrier.")]}, None, 404)
+        return missing(_("Unknown carrier."))
     form = RateDeckForm()
     if not form.validate_on_submit():
         problems = [str(message) for messages in form.errors.values() for message in messages]
@@ -75,3 +80,6 @@ def upload_rates(carrier_id: int):
                      details={"rates": count})
     flash(_("%(count)d rates imported for %(carrier)s.", count=count, carrier=carrier.name), "success")
     return redirect(url_for("telephony_platform.index"))
+
+
+from app.telephony_http import routing_admin  # noqa: E402,F401  (the edit pages' routes, on this blueprint)
