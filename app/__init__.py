@@ -80,6 +80,9 @@ def register_blueprints(app: Flask) -> None:
     from app.telephony_http.platform import bp as telephony_platform_bp
 
     app.register_blueprint(telephony_platform_bp)
+    from app.inbound.views import bp as inbound_bp
+
+    app.register_blueprint(inbound_bp)
 
 
 __all__ = ["create_app", "get_locale"]

@@ -11,6 +11,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.db import Base, TenantScoped, utcnow
+from app.inbound import models as _inbound_models  # noqa: F401  (inbound_queues table for the FK)
 
 
 class CallDirection(enum.StrEnum):
@@ -30,6 +31,7 @@ class Call(TenantScoped, Base):
         sa.Index("ix_calls_campaign_started", "campaign_id", "started_at"),
         sa.Index("ix_calls_open", "tenant_id", "campaign_id", postgresql_where=sa.text("ended_at IS NULL")),
         sa.Index("ix_calls_lead", "lead_id"),
+        sa.Index("ix_calls_queue_started", "queue_id", "started_at", postgresql_where=sa.text("queue_id IS NOT NULL")),
     )
 
     id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -56,3 +58,8 @@ class Call(TenantScoped, Base):
     backend: so.Mapped[str] = so.mapped_column(sa.String(16), default="simulated")
     node: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     data: so.Mapped[dict] = so.mapped_column(JSONB, default=dict)
+    # Inbound calls (app.inbound): the queue the caller waited in, the number dialled,
+    # and how long the caller waited before an agent answered or the wait ended.
+    queue_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("inbound_queues.id", ondelete="SET NULL"))
+    did: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    wait_s: so.Mapped[float | None] = so.mapped_column(sa.Float)

@@ -228,3 +228,101 @@ def pop_supervision(campaign_id: int, limit: int = 50) -> list[dict]:
     pipe.ltrim(key, limit, -1)
     raw, _ = pipe.execute()
     return [json.loads(item) for item in raw]
+
+
+# ------------------------------------------------------------ inbound queues
+# Added for inbound calling (app.inbound, telephony.dialer.inbound): arrivals from the
+# media server's dialplan fetch to the dialer, each queue's live state, and its
+# per-day counters kept by the call events (the wallboard's queues section).
+QUEUE_DAY_TTL_S = 3 * 86400
+QUEUE_OUTCOMES = frozenset({"offered", "answered", "answered_in_sl", "abandoned", "overflowed"})
+
+
+def inbound_arrivals_key(queue_id: int) -> str:
+    return f"{PREFIX}:inbound:queue:{queue_id}:arrivals"
+
+
+def queue_key(tenant_id: int, queue_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:queue:{queue_id}"
+
+
+def queues_set(tenant_id: int) -> str:
+    return f"{PREFIX}:t{tenant_id}:queues"
+
+
+def queue_day_key(tenant_id: int, queue_id: int, day: str) -> str:
+    return f"{PREFIX}:t{tenant_id}:queue:{queue_id}:day:{day}"
+
+
+def push_inbound_arrival(queue_id: int, arrival: dict) -> None:
+    """A caller entered queue ``queue_id`` on a media node (web → dialer)."""
+    redis().rpush(inbound_arrivals_key(queue_id), json.dumps(arrival, default=str))
+
+
+def pop_inbound_arrivals(queue_id: int, limit: int = 100) -> list[dict]:
+    key = inbound_arrivals_key(queue_id)
+    pipe = redis().pipeline()
+    pipe.lrange(key, 0, limit - 1)
+    pipe.ltrim(key, limit, -1)
+    raw, _ = pipe.execute()
+    return [json.loads(item) for item in raw]
+
+
+def count_queue_calls(tenant_id: int, queue_id: int, day: str, outcomes: dict[str, float]) -> None:
+    """Add to a queue's counters of ``day`` (the tenant's local date): ``offered``,
+    ``answered``, ``answered_in_sl``, ``abandoned``, ``overflowed``, ``wait_s``."""
+    key = queue_day_key(tenant_id, queue_id, day)
+    pipe = redis().pipeline()
+    for name, amount in outcomes.items():
+        if name == "wait_s":
+            pipe.hincrbyfloat(key, name, float(amount))
+        elif name in QUEUE_OUTCOMES:
+            pipe.hincrby(key, name, int(amount))
+        else:
+            raise ValueError(f"unknown queue counter {name!r}")
+    pipe.expire(key, QUEUE_DAY_TTL_S)
+    pipe.execute()
+
+
+def queue_day_counts(tenant_id: int, queue_id: int, day: str) -> dict[str, str]:
+    return redis().hgetall(queue_day_key(tenant_id, queue_id, day))
+
+
+def publish_queue(tenant_id: int, queue_id: int, live: dict) -> dict:
+    """Store a queue's live state (waiting now, oldest arrival, agents) and announce
+    it with the day's counters; returns what was announced. ``live`` names its
+    ``day``."""
+    r = redis()
+    day = str(live.get("day", ""))
+    pipe = r.pipeline()
+    pipe.delete(queue_key(tenant_id, queue_id))
+    pipe.hset(queue_key(tenant_id, queue_id), mapping={k: "" if v is None else v for k, v in live.items()})
+    pipe.sadd(queues_set(tenant_id), queue_id)
+    pipe.hgetall(queue_day_key(tenant_id, queue_id, day))
+    counts = pipe.execute()[-1]
+    event = {"type": "queue", "queue_id": queue_id, **live, **counts}
+    r.publish(events_channel(tenant_id), json.dumps(event, default=str))
+    return event
+
+
+def all_queues(tenant_id: int) -> dict[int, dict[str, str]]:
+    """Every queue's live state merged with its counters of the day it names."""
+    r = redis()
+    ids = sorted(int(i) for i in r.smembers(queues_set(tenant_id)))
+    pipe = r.pipeline()
+    for queue_id in ids:
+        pipe.hgetall(queue_key(tenant_id, queue_id))
+    lives = pipe.execute()
+    pipe = r.pipeline()
+    for queue_id, live in zip(ids, lives, strict=True):
+        pipe.hgetall(queue_day_key(tenant_id, queue_id, live.get("day", "")))
+    return {queue_id: {**live, **counts} for queue_id, live, counts in zip(ids, lives, pipe.execute(), strict=True)
+            if live}
+
+
+def clear_queue(tenant_id: int, queue_id: int) -> None:
+    """The dialer stops serving a queue: its live row leaves the wallboard."""
+    pipe = redis().pipeline()
+    pipe.delete(queue_key(tenant_id, queue_id))
+    pipe.srem(queues_set(tenant_id), queue_id)
+    pipe.execute()

@@ -169,6 +169,9 @@ class CampaignEngine:
         self._samples_at = -float("inf")
         self._sample_refresh_s = sample_refresh_s
         self._dirty = True
+        # Inbound calls waiting in the queues this campaign takes (telephony.dialer.inbound
+        # sets it each step): pacing counts them as calls waiting (blending).
+        self.inbound_waiting = 0
         self._handlers: dict[EventKind, Callable[[CallRecord, CallEvent, float], None]] = {
             EventKind.RINGING: self._on_ringing,
             EventKind.ANSWERED: self._on_answered,
@@ -216,7 +219,7 @@ class CampaignEngine:
             len(self._ready),
             tuple(self._presented_or_talking.values()),
             tuple(self._wrapping.values()),
-            len(self._waiting),
+            len(self._waiting) + self.inbound_waiting,
             tuple(self._outstanding.values()),
             self._counters.freeze(),
             self._samples,
@@ -291,7 +294,8 @@ class CampaignEngine:
 
     def _abandon(self, call: CallRecord, now: float, play_message: bool) -> None:
         call.move(CallState.ABANDONED, now)
-        self._counters.abandoned += 1
+        if call.data.get("direction") != "in":  # R4's abandon rate is the outbound calls'
+            self._counters.abandoned += 1
         self._dirty = True
         if play_message:
             self._control.play_message(call.call_id, self.settings.identification_audio)
@@ -548,6 +552,29 @@ class CampaignEngine:
         else:
             agent.move(AgentState.READY, now)
             self._agent_ready(agent)
+
+    # ----------------------------------------------------- inbound (blending)
+    def ready_agents(self) -> list[tuple[int, float]]:
+        """Ready agents with the engine time they became ready, longest idle first."""
+        return [(agent_id, self.agents[agent_id].since) for agent_id in self._ready]
+
+    def accept_inbound(self, call_id: str, caller: str, agent_id: int, lead_id: int | None = None,
+                       data: dict[str, str] | None = None) -> CallRecord:
+        """An inbound call chosen for ready agent ``agent_id`` (telephony.dialer.inbound):
+        it is presented at once; from then on it runs like an answered outbound call
+        (bridge, wrap-up, disposition) without counting in the outbound abandon rate."""
+        now = self.now()
+        if agent_id not in self._ready:
+            raise IllegalTransition(f"agent {agent_id} is not ready for an inbound call")
+        del self._ready[agent_id]
+        call = CallRecord(call_id, lead_id, caller, CallState.HUMAN,
+                          {CallState.QUEUED: now, CallState.ANSWERED: now, CallState.HUMAN: now},
+                          data={**(data or {}), "direction": "in"})
+        call.connectable_at = now
+        self.calls[call_id] = call
+        self._dirty = True
+        self._present(call, agent_id, now)
+        return call
 
     def _agent(self, agent_id: int) -> Agent:
         agent = self.agents.get(agent_id)

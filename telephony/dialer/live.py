@@ -73,3 +73,10 @@ class LiveSimulator(Simulator):
             self._account_agent(key)  # type: ignore[arg-type]
             return
         super()._deliver(engine, code, key, payload)
+
+    def adopt_inbound(self, call_id: str) -> None:
+        """An inbound caller presented to one of this campaign's agents
+        (telephony.dialer.inbound): a person, who talks, then hangs up like the others."""
+        from telephony.dialer.simulator import _HUMAN, _SimCall
+
+        self._calls[call_id] = _SimCall(_HUMAN)

@@ -234,6 +234,10 @@ class _FreeSwitchCampaignBackend:
     def attach(self, engine: CampaignEngine) -> None:
         self._engine = engine
 
+    def adopt_inbound(self, call_id: str) -> None:
+        """An inbound caller given to this campaign's agent: its events come here now."""
+        self._link.route(call_id, self)
+
     def set_time(self, t: float) -> None:
         return None  # FreeSWITCH keeps its own time; events carry no service time
 
@@ -360,6 +364,8 @@ class FreeSwitchBackends:
         from telephony.freeswitch.backend import FreeSwitchCallControl
 
         self._routes: dict[str, _FreeSwitchCampaignBackend] = {}
+        # events of channels no campaign owns (inbound callers still waiting in a queue)
+        self.unrouted: Callable[[CallEvent], None] | None = None
         self.control = FreeSwitchCallControl(
             nodes,  # type: ignore[arg-type]
             self._deliver,
@@ -388,6 +394,8 @@ class FreeSwitchBackends:
         target = self._routes.get(event.call_id)
         if target is not None:
             target.inbox.append(event)
+        elif self.unrouted is not None:
+            self.unrouted(event)
         else:
             log.debug("event %s for call %s, which no campaign here owns", event.kind, event.call_id)
 
@@ -546,6 +554,11 @@ class CampaignRunner:
     def _finished(self, record: CallRecord) -> None:
         media = self.backend.take_cdr_data(record.call_id)
         record.data.update(media)
+        if record.data.get("direction") == "in":  # an inbound queue call (telephony.dialer.inbound)
+            from telephony.dialer.inbound import finish_call as finish_inbound
+
+            finish_inbound(self, record)
+            return
         campaign = Session.get(Campaign, self.campaign_id)
         if campaign is None:
             return
@@ -761,6 +774,10 @@ class DialerService:
         self._tenant_ids = tenant_ids
         self.held: dict[int, _Held] = {}
         self._last_discovery = -float("inf")
+        from telephony.dialer.inbound import make_router
+
+        # inbound queues, served before the campaigns step (blending); None turns them off
+        self.inbound = make_router(self.backends, clock, epoch_wall=epoch_wall, tenant_ids=tenant_ids)
 
     def candidates(self) -> list[Campaign]:
         # The service owns calls for every tenant: it lists campaigns across tenants on
@@ -841,6 +858,11 @@ class DialerService:
     def step(self) -> None:
         if self._clock() - self._last_discovery >= self._discover_every:
             self.discover()
+        if self.inbound is not None:
+            try:
+                self.inbound.step({campaign_id: held.runner for campaign_id, held in self.held.items()})
+            except Exception:
+                log.exception("inbound queues failed this step")
         for campaign_id, held in list(self.held.items()):
             try:
                 held.runner.step()
@@ -853,6 +875,8 @@ class DialerService:
             started = time.monotonic()
             self.step()
             self.backends.wait(stop, max(0.0, interval_s - (time.monotonic() - started)))
+        if self.inbound is not None:
+            self.inbound.close()
         for campaign_id in list(self.held):
             self.release(campaign_id)
         self.backends.close()

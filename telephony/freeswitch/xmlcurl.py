@@ -34,6 +34,7 @@ _TENANT_CONTEXT = re.compile(r"^tenant-(\d+)$")
 _QUEUE_EXTENSION = re.compile(r"^queue-(\d+)$")
 _IVR_EXTENSION = re.compile(r"^ivr-(\d+)$")
 _IVR_CHOICE = re.compile(r"^ivr-(\d+)-([0-9*#]?)$")
+_AGENT_EXTENSION = re.compile(r"^agent-(\d+)$")
 _DIALLED_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 
 
@@ -55,12 +56,21 @@ class SipUser:
     display_name: str = ""
 
 
+Target = Literal["queue", "ivr", "agent", "external", "message"]
+
+
 @dataclass(frozen=True, slots=True)
 class DidRoute:
+    """Where a call to ``did`` goes now: ``target_id`` for a queue, IVR menu or agent,
+    ``value`` for an external number or a message's audio file. ``is_open`` False:
+    the opening hours are closed and this is the closed destination."""
+
     tenant_id: int
     did: str
-    target: Literal["queue", "ivr"]
-    target_id: int
+    target: Target
+    target_id: int | None = None
+    value: str = ""
+    is_open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +78,34 @@ class QueueRoute:
     tenant_id: int
     queue_id: int
     hold_music: str = "local_stream://moh"
+    position: int | None = None  # announced on entry when the queue says so
+    position_prompt: str = "carillon/queue-position.wav"
 
 
 @dataclass(frozen=True, slots=True)
 class IvrOption:
     digit: str  # one key: 0-9, * or #
-    target: Literal["queue", "ivr", "external"]
-    value: str  # queue id, ivr id, or E.164 number
+    target: Target
+    value: str  # queue id, ivr id, agent id, E.164 number or audio file
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """The caller's channel, from the fields mod_xml_curl posts with a dialplan fetch."""
+
+    uuid: str
+    caller: str
+    did: str
+    host: str
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> ChannelInfo:
+        return cls(
+            uuid=form.get("Unique-ID") or form.get("Channel-Call-UUID", ""),
+            caller=form.get("Caller-Caller-ID-Number", ""),
+            did=form.get("variable_carillon_did", ""),
+            host=form.get("FreeSWITCH-IPv4") or form.get("FreeSWITCH-Hostname", ""),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +132,9 @@ class XmlCurlLookup(Protocol):
     def ivr_menu(self, tenant_id: int, ivr_id: int) -> IvrMenu | None: ...
 
     def outbound_caller_id(self, tenant_id: int, agent_id: int) -> str | None: ...
+
+    # Optional (inbound queues): ``queue_entered`` tells the dialer service a caller
+    # entered a queue; ``agent_endpoint`` is the dial string of an agent's phone.
 
 
 # -- documents -------------------------------------------------------------------------
@@ -196,26 +230,49 @@ def render_conference_link(tenant_id: int, agent_id: int, profile: str = "defaul
     return _text(document)
 
 
+def _destination_actions(tenant_id: int, target: str, target_id: int | None, value: str) -> list[tuple[str, str]]:
+    """The applications that send a call to a destination of its tenant."""
+    if target == "external":
+        if not _DIALLED_NUMBER.match(value):
+            raise ValueError(f"bad external number {value!r}")
+        return [("set", "hangup_after_bridge=true"), ("bridge", f"sofia/gateway/{OUTBOUND_GATEWAY}/{value}")]
+    if target == "message":
+        if not _AUDIO.match(value):
+            raise ValueError(f"bad audio file {value!r}")
+        return [("answer", ""), ("playback", value), ("hangup", "NORMAL_CLEARING")]
+    if target not in ("queue", "ivr", "agent") or target_id is None:
+        raise ValueError(f"bad destination {target!r} {target_id!r}")
+    return [("transfer", f"{target}-{int(target_id)} XML {tenant_context(tenant_id)}")]
+
+
+_AUDIO = re.compile(r"^[A-Za-z0-9_.:/\-%()@+=]{1,255}$")
+
+
 def render_did(route: DidRoute) -> str:
-    extension = f"{route.target}-{route.target_id}"
     actions = [
         ("set", f"carillon_tenant_id={route.tenant_id}"),
         ("set", f"carillon_did={route.did}"),
-        ("transfer", f"{extension} XML {tenant_context(route.tenant_id)}"),
+        ("set", f"carillon_did_open={'true' if route.is_open else 'false'}"),
+        *_destination_actions(route.tenant_id, route.target, route.target_id, route.value),
     ]
     document, _ = _extension(PUBLIC_CONTEXT, "did", _exact(route.did), actions)
     return _text(document)
 
 
 def render_queue(route: QueueRoute) -> str:
-    """Inbound queue: the caller hears hold music while the dialer core picks an
-    agent and moves the channel with ``uuid_transfer`` (as for outbound calls)."""
+    """Inbound queue: the caller is answered and hears hold music (after its position,
+    when the queue announces it); the application has told the dialer service, which
+    picks the longest-idle agent and moves the channel into the agent's conference
+    with ``uuid_transfer`` (as for outbound calls), or to the overflow."""
     actions = [
         ("set", f"carillon_tenant_id={route.tenant_id}"),
         ("set", f"carillon_queue_id={route.queue_id}"),
+        ("set", "carillon_call_id=${uuid}"),
         ("answer", ""),
-        ("endless_playback", route.hold_music),
     ]
+    if route.position is not None:
+        actions += [("playback", route.position_prompt), ("say", f"fr number pronounced {int(route.position)}")]
+    actions.append(("endless_playback", route.hold_music))
     name = f"queue-{route.queue_id}"
     document, _ = _extension(tenant_context(route.tenant_id), name, _exact(name), actions)
     return _text(document)
@@ -256,14 +313,29 @@ def render_ivr_choice(menu: IvrMenu, digit: str) -> str | None:
     if option is None:
         return None
     context = tenant_context(menu.tenant_id)
-    if option.target == "external":
-        if not _DIALLED_NUMBER.match(option.value):
-            raise ValueError(f"IVR option {digit!r} has a bad number {option.value!r}")
-        actions = [("bridge", f"sofia/gateway/{OUTBOUND_GATEWAY}/{option.value}")]
+    if option.target in ("external", "message"):
+        try:
+            actions = _destination_actions(menu.tenant_id, option.target, None, option.value)
+        except ValueError:
+            raise ValueError(f"IVR option {digit!r} has a bad value {option.value!r}") from None
     else:
         actions = [("transfer", f"{option.target}-{int(option.value)} XML {context}")]
     name = f"ivr-{menu.ivr_id}-{digit}"
     document, _ = _extension(context, name, _exact(name), actions)
+    return _text(document)
+
+
+def render_agent_direct(tenant_id: int, agent_id: int, endpoint: str) -> str:
+    """A DID or menu option straight to one agent: their phone rings (as a second
+    call next to the login call); unanswered, the caller hears a busy tone."""
+    actions = [
+        ("set", f"carillon_agent_id={agent_id}"),
+        ("set", "call_timeout=30"),
+        ("set", "hangup_after_bridge=true"),
+        ("bridge", endpoint),
+    ]
+    name = f"agent-{agent_id}"
+    document, _ = _extension(tenant_context(tenant_id), name, _exact(name), actions)
     return _text(document)
 
 
@@ -324,7 +396,18 @@ def _tenant_dialplan(
         return render_agent_login(tenant_id, agent_id) if agent_id is not None else None
     if match := _QUEUE_EXTENSION.match(destination):
         queue = lookup.queue(tenant_id, int(match.group(1)))
-        return render_queue(queue) if queue is not None and queue.tenant_id == tenant_id else None
+        if queue is None or queue.tenant_id != tenant_id:
+            return None
+        document = render_queue(queue)
+        entered = getattr(lookup, "queue_entered", None)
+        channel = ChannelInfo.from_form(form)
+        if entered is not None and channel.uuid:
+            entered(queue, channel)
+        return document
+    if match := _AGENT_EXTENSION.match(destination):
+        endpoint_of = getattr(lookup, "agent_endpoint", None)
+        endpoint = endpoint_of(tenant_id, int(match.group(1))) if endpoint_of is not None else None
+        return render_agent_direct(tenant_id, int(match.group(1)), endpoint) if endpoint else None
     if match := _IVR_EXTENSION.match(destination):
         menu = lookup.ivr_menu(tenant_id, int(match.group(1)))
         return render_ivr(menu) if menu is not None and menu.tenant_id == tenant_id else None

@@ -163,6 +163,7 @@ def test_inbound_did_goes_to_its_tenant_queue_or_ivr() -> None:
     assert _actions(text) == [
         ("set", "carillon_tenant_id=7"),
         ("set", "carillon_did=+33170000001"),
+        ("set", "carillon_did_open=true"),
         ("transfer", "queue-5 XML tenant-7"),
     ]
     other = handle_xml_curl({**form, "Caller-Destination-Number": "+33170000002"}, Lookup())
@@ -175,6 +176,7 @@ def test_queue_extension_plays_hold_music() -> None:
     assert _actions(handle_xml_curl(form, Lookup())) == [
         ("set", "carillon_tenant_id=7"),
         ("set", "carillon_queue_id=5"),
+        ("set", "carillon_call_id=${uuid}"),
         ("answer", ""),
         ("endless_playback", "local_stream://moh"),
     ]
@@ -192,7 +194,8 @@ def test_ivr_menu_and_its_choices() -> None:
     assert _actions(handle_xml_curl(choice, Lookup())) == [("transfer", "ivr-4 XML tenant-7")]
     hash_key = {**form, "Caller-Destination-Number": "ivr-3-#"}
     assert _actions(handle_xml_curl(hash_key, Lookup())) == [
-        ("bridge", "sofia/gateway/kamailio/+33612345678")
+        ("set", "hangup_after_bridge=true"),
+        ("bridge", "sofia/gateway/kamailio/+33612345678"),
     ]
     no_key = {**form, "Caller-Destination-Number": "ivr-3-"}
     assert _actions(handle_xml_curl(no_key, Lookup())) == [("transfer", "queue-5 XML tenant-7")]
