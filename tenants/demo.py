@@ -110,6 +110,7 @@ def seed_demo(password: str) -> list[DemoLogin]:
                                 group=group if in_tenant else None, tenant_id=tenant.id if in_tenant else None)
             logins.append(DemoLogin(email, str(role), level))
         seed_demo_campaign()
+        seed_demo_inbound()
     return logins
 
 
@@ -149,3 +150,35 @@ def seed_demo_campaign(leads: int = 3000) -> None:
     group_ids = Session.scalars(sa.select(UserGroup.id))
     set_assignments(campaign, list(agent_ids), list(group_ids))
     Session.flush()
+
+
+DEMO_QUEUE = "Démo Service client"
+DEMO_IVR = "Démo Standard"
+DEMO_DID = "+33170000000"
+
+
+def seed_demo_inbound() -> None:
+    """One number → one voice menu → one queue taken by the demo campaign's agents
+    (blending); the simulated backend brings callers at random (about one a minute)."""
+    from app.campaigns.models import Campaign
+    from app.inbound import services as inbound
+    from app.inbound.models import DestinationKind, InboundQueue
+
+    if Session.scalar(sa.select(InboundQueue.id).where(InboundQueue.name == DEMO_QUEUE)) is not None:
+        return
+    campaign_id = Session.scalar(sa.select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN))
+    goodbye = inbound.Destination(DestinationKind.MESSAGE, None, "carillon/demo-rappel.wav")
+    queue = inbound.save_queue(None, DEMO_QUEUE, {
+        "priority": 7, "max_wait_s": 90, "service_level_s": 20, "announce_position": True, "wrapup_s": 15,
+        "simulated_per_hour": 60}, goodbye, [campaign_id] if campaign_id else [], [])
+    to_queue = inbound.Destination(DestinationKind.QUEUE, queue.id)
+    menu = inbound.save_ivr(None, DEMO_IVR, {"greeting_audio": "carillon/demo-accueil.wav", "timeout_s": 5,
+                                             "max_retries": 2}, to_queue, [
+        inbound.OptionSpec("1", "Service client", to_queue),
+        inbound.OptionSpec("2", "Horaires", inbound.Destination(DestinationKind.MESSAGE, None,
+                                                                "carillon/demo-horaires.wav")),
+    ])
+    inbound.save_did(None, DEMO_DID, {
+        "label": "Numéro client", "hours": inbound.parse_hours(["08:30-19:00"] * 5 + ["09:00-12:00", ""]),
+        "holiday_country": "FR"}, inbound.Destination(DestinationKind.IVR, menu.id),
+        inbound.Destination(DestinationKind.MESSAGE, None, "carillon/demo-ferme.wav"))

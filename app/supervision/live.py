@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from app.auth.models import User, UserGroup
 from app.campaigns.models import Campaign, CampaignAgent, CampaignGroup, PauseCode
 from app.extensions import Session
+from app.inbound.models import InboundQueue, QueueCampaign
 from app.realtime import bus
 
 # Colour cues (seconds, fraction of the abandon target).
@@ -46,6 +47,8 @@ class Directory:
     campaigns: dict[int, tuple[str, float]] = field(default_factory=dict)  # id → (name, abandon target %)
     pause_names: dict[tuple[int, str], str] = field(default_factory=dict)
     group_campaigns: dict[int, frozenset[int]] = field(default_factory=dict)
+    queues: dict[int, str] = field(default_factory=dict)  # inbound queue id → name
+    queue_campaigns: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def agent_visible(self, agent_id: int, campaign_id: int | None, filters: Filters) -> bool:
         if filters.campaign_ids and campaign_id not in filters.campaign_ids:
@@ -53,6 +56,14 @@ class Directory:
         if filters.group_id is not None:
             return self.agents.get(agent_id, ("", None))[1] == filters.group_id
         return True
+
+    def queue_visible(self, queue_id: int, filters: Filters) -> bool:
+        """A queue shows when one of its campaigns does (every queue without filters)."""
+        if queue_id not in self.queues:
+            return False
+        if not filters.campaign_ids and filters.group_id is None:
+            return True
+        return any(self.campaign_visible(cid, filters) for cid in self.queue_campaigns.get(queue_id, ()))
 
     def campaign_visible(self, campaign_id: int, filters: Filters) -> bool:
         if filters.campaign_ids and campaign_id not in filters.campaign_ids:
@@ -81,6 +92,11 @@ def load_directory(tenant_id: int) -> Directory:
             .where(User.group_id.is_not(None))):
         groups.setdefault(group_id, set()).add(campaign_id)
     directory.group_campaigns = {group: frozenset(ids) for group, ids in groups.items()}
+    directory.queues = dict(Session.execute(sa.select(InboundQueue.id, InboundQueue.name)).all())
+    queue_campaigns: dict[int, set[int]] = {}
+    for queue_id, campaign_id in Session.execute(sa.select(QueueCampaign.queue_id, QueueCampaign.campaign_id)):
+        queue_campaigns.setdefault(queue_id, set()).add(campaign_id)
+    directory.queue_campaigns = {queue: frozenset(ids) for queue, ids in queue_campaigns.items()}
     return directory
 
 
@@ -163,14 +179,36 @@ def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: 
     }
 
 
+def queue_row(directory: Directory, queue_id: int, state: dict) -> dict:
+    """One inbound queue: live (waiting now, since when the oldest caller waits, agents)
+    and today's counters kept by the call events (telephony.dialer.inbound). Service
+    level: answered within the threshold ÷ callers whose wait ended (answered,
+    abandoned or overflowed), in %; None before the first one."""
+    counts = {key: int(_float(state.get(key))) for key in
+              ("waiting", "agents", "ready", "offered", "answered", "answered_in_sl", "abandoned", "overflowed")}
+    ended = counts["answered"] + counts["abandoned"] + counts["overflowed"]
+    oldest = state.get("oldest_since")
+    return {
+        "id": queue_id,
+        "name": directory.queues.get(queue_id, f"#{queue_id}"),
+        **counts,
+        "oldest_since": _float(oldest) if oldest not in (None, "") else None,
+        "service_level_s": int(_float(state.get("service_level_s"), 20)),
+        "service_level": round(100.0 * counts["answered_in_sl"] / ended, 1) if ended else None,
+        "average_wait_s": round(_float(state.get("wait_s")) / ended, 1) if ended else None,
+    }
+
+
 def snapshot(directory: Directory, filters: Filters, agents: dict[int, dict] | None = None,
-             campaigns: dict[int, dict] | None = None, counters: dict | None = None) -> dict:
+             campaigns: dict[int, dict] | None = None, counters: dict | None = None,
+             queues: dict[int, dict] | None = None) -> dict:
     """The whole wallboard, filtered: sent when a stream opens and to resynchronise.
     The state comes from the caller (the tenant feed's copy) or else from Redis."""
     tenant_id = directory.tenant_id
     counters = bus.wallboard_counters(tenant_id) if counters is None else counters
     agents = bus.all_agents(tenant_id) if agents is None else agents
     campaigns = bus.all_campaigns(tenant_id) if campaigns is None else campaigns
+    queues = bus.all_queues(tenant_id) if queues is None else queues
     agent_rows = [agent_row(directory, agent_id, state, counters) for agent_id, state in agents.items()
                   if directory.agent_visible(agent_id, _int(state.get("campaign_id")), filters)]
     return {
@@ -179,11 +217,13 @@ def snapshot(directory: Directory, filters: Filters, agents: dict[int, dict] | N
         "campaigns": [campaign_row(directory, campaign_id, stats, counters)
                       for campaign_id, stats in campaigns.items() if directory.campaign_visible(campaign_id, filters)],
         "counters_at": counters.get("computed_at"),
+        "queues": [queue_row(directory, queue_id, state) for queue_id, state in queues.items()
+                   if directory.queue_visible(queue_id, filters)],
     }
 
 
 def delta(directory: Directory, filters: Filters, agents: dict[int, dict], campaigns: dict[int, dict],
-          counters: dict) -> dict | None:
+          counters: dict, queues: dict[int, dict] | None = None) -> dict | None:
     """The changes of one batch of bus events that this wallboard may see."""
     out_agents: dict[str, dict | None] = {}
     for agent_id, state in agents.items():
@@ -196,6 +236,8 @@ def delta(directory: Directory, filters: Filters, agents: dict[int, dict], campa
             out_agents[str(agent_id)] = agent_row(directory, agent_id, state, counters)
     out_campaigns = {str(cid): campaign_row(directory, cid, stats, counters)
                      for cid, stats in campaigns.items() if directory.campaign_visible(cid, filters)}
-    if not out_agents and not out_campaigns:
+    out_queues = {str(qid): queue_row(directory, qid, state) for qid, state in (queues or {}).items()
+                  if directory.queue_visible(qid, filters)}
+    if not out_agents and not out_campaigns and not out_queues:
         return None
-    return {"now": round(time.time(), 3), "agents": out_agents, "campaigns": out_campaigns}
+    return {"now": round(time.time(), 3), "agents": out_agents, "campaigns": out_campaigns, "queues": out_queues}

@@ -45,6 +45,7 @@ class TenantFeed:
         self.agents: dict[int, dict] = {}
         self.campaigns: dict[int, dict] = {}
         self.counters: dict = {}
+        self.queues: dict[int, dict] = {}  # inbound queues: live state and today's counters
         self.thread: threading.Thread | None = None
         self.pubsub = None
 
@@ -60,10 +61,11 @@ class TenantFeed:
         self.agents = bus.all_agents(self.tenant_id)
         self.campaigns = bus.all_campaigns(self.tenant_id)
         self.counters = bus.wallboard_counters(self.tenant_id)
+        self.queues = bus.all_queues(self.tenant_id)
 
-    def state(self) -> tuple[dict[int, dict], dict[int, dict], dict]:
+    def state(self) -> tuple[dict[int, dict], dict[int, dict], dict, dict[int, dict]]:
         # dict.copy() is atomic: safe while the feed thread updates the originals
-        return self.agents.copy(), self.campaigns.copy(), self.counters
+        return self.agents.copy(), self.campaigns.copy(), self.counters, self.queues.copy()
 
     def _broadcast(self, item: object) -> None:
         for q in list(self.subscribers):
@@ -78,7 +80,8 @@ class TenantFeed:
                         break
                 q.put_nowait(RESYNC)
 
-    def _apply(self, event: dict, agents: dict[int, dict], campaigns: dict[int, dict]) -> None:
+    def _apply(self, event: dict, agents: dict[int, dict], campaigns: dict[int, dict],
+               queues: dict[int, dict] | None = None) -> None:
         kind = event.get("type")
         if kind == "agent" and "agent_id" in event:
             agent_id = int(event["agent_id"])
@@ -91,17 +94,23 @@ class TenantFeed:
             campaign_id = int(event["campaign_id"])
             campaigns[campaign_id] = event
             self.campaigns[campaign_id] = {**self.campaigns.get(campaign_id, {}), **event}
+        elif kind == "queue" and "queue_id" in event:
+            queue_id = int(event["queue_id"])
+            if queues is not None:
+                queues[queue_id] = event
+            self.queues[queue_id] = event  # each event carries the queue's whole state
 
     def _run(self) -> None:
         agents: dict[int, dict] = {}
         campaigns: dict[int, dict] = {}
+        queues: dict[int, dict] = {}
         last_flush = last_counters = last_reload = time.monotonic()
         idle_since: float | None = None
         try:
             while True:
                 message = self.pubsub.get_message(timeout=BATCH_S)  # type: ignore[union-attr]
                 if message is not None and message.get("type") == "message":
-                    self._apply(json.loads(message["data"]), agents, campaigns)
+                    self._apply(json.loads(message["data"]), agents, campaigns, queues)
                 now = time.monotonic()
                 if now - last_reload >= RESYNC_S:
                     self.reload()
@@ -110,9 +119,9 @@ class TenantFeed:
                     self.counters = bus.wallboard_counters(self.tenant_id)
                     last_counters = now
                 if now - last_flush >= BATCH_S:
-                    if agents or campaigns:
-                        self._broadcast((agents, campaigns))
-                        agents, campaigns = {}, {}
+                    if agents or campaigns or queues:
+                        self._broadcast((agents, campaigns, queues))
+                        agents, campaigns, queues = {}, {}, {}
                     last_flush = now
                     with _LOCK:
                         if self.subscribers:
@@ -181,8 +190,8 @@ def wallboard_events(directory: Directory, filters: Filters, lifetime_s: float |
                 last_sent = last_sync = now
                 continue
             if item is not None:
-                agents, campaigns = item  # type: ignore[misc]
-                change = delta(directory, filters, agents, campaigns, feed.counters)
+                agents, campaigns, queues = item  # type: ignore[misc]
+                change = delta(directory, filters, agents, campaigns, feed.counters, queues)
                 if change is not None:
                     yield sse("delta", change)
                     last_sent = now

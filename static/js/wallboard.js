@@ -40,6 +40,8 @@
     this.status = document.getElementById("wb-status");
     this.agentBody = root.querySelector("#wb-agents");
     this.campaignBody = root.querySelector("#wb-campaigns");
+    this.queues = {};
+    this.queueBody = root.querySelector("#wb-queues");
     this.feedback = root.querySelector("#wb-feedback");
     this.connect();
     var self = this;
@@ -82,6 +84,9 @@
     data.campaigns.forEach(function (c) { self.campaigns[c.id] = c; });
     this.renderAgents(true);
     this.renderCampaigns();
+    this.queues = {};
+    (data.queues || []).forEach(function (q) { self.queues[q.id] = q; });
+    this.renderQueues();
     this.root.dispatchEvent(new CustomEvent("wallboard:update", { detail: { kind: "snapshot", now: data.now } }));
   };
 
@@ -97,6 +102,9 @@
     Object.keys(data.campaigns).forEach(function (id) { self.campaigns[id] = data.campaigns[id]; });
     this.renderAgents(reorder);
     if (Object.keys(data.campaigns).length) this.renderCampaigns();
+    var queueIds = Object.keys(data.queues || {});
+    queueIds.forEach(function (id) { self.queues[id] = data.queues[id]; });
+    if (queueIds.length) this.renderQueues();
     this.root.dispatchEvent(new CustomEvent("wallboard:update", { detail: { kind: "delta", now: data.now, data: data } }));
   };
 
@@ -242,6 +250,67 @@
     this.renderTiles();
   };
 
+  /* Inbound queues: waiting now, longest wait (a live timer), today's answered /
+     abandoned / overflowed, service level (answered within the threshold). */
+  Wallboard.prototype.renderQueues = function () {
+    var self = this, body = this.queueBody;
+    if (!body) return;
+    var list = Object.keys(this.queues).map(function (id) { return self.queues[id]; });
+    list.sort(function (a, b) { return a.name.localeCompare(b.name); });
+    body.textContent = "";
+    if (!list.length) {
+      var tr0 = el("tr"), td0 = el("td", "muted", this.label("no_queue"));
+      td0.colSpan = 10;
+      tr0.appendChild(td0);
+      body.appendChild(tr0);
+      return;
+    }
+    list.forEach(function (q) {
+      var tr = el("tr");
+      tr.setAttribute("data-queue-id", q.id);
+      var name = el("th", "", q.name);
+      name.setAttribute("scope", "row");
+      tr.appendChild(name);
+      var waiting = el("td", "num", q.waiting);
+      if (q.waiting > 0 && q.ready === 0) {
+        waiting.appendChild(document.createTextNode(" "));
+        waiting.appendChild(el("span", "badge badge-warning", self.label("no_agent_ready")));
+      }
+      tr.appendChild(waiting);
+      var longest = el("td", "num nowrap", "—");
+      longest.setAttribute("data-longest", "");
+      tr.appendChild(longest);
+      tr.appendChild(el("td", "num", q.ready + " / " + q.agents));
+      [q.offered, q.answered, q.abandoned, q.overflowed].forEach(function (v) { tr.appendChild(el("td", "num", v)); });
+      var sl = el("td", "num nowrap", q.service_level === null ? "—" : fmtPercent(q.service_level));
+      sl.title = self.label("within", { s: q.service_level_s });
+      if (q.service_level !== null && q.service_level < 80) {
+        sl.appendChild(document.createTextNode(" "));
+        sl.appendChild(el("span", "badge badge-" + (q.service_level < 60 ? "danger" : "warning"), self.label("below_sl")));
+      }
+      tr.appendChild(sl);
+      tr.appendChild(el("td", "num", q.average_wait_s === null ? "—" : fmtDuration(q.average_wait_s)));
+      body.appendChild(tr);
+    });
+    this.updateQueueTimers();
+  };
+
+  Wallboard.prototype.updateQueueTimers = function () {
+    var self = this;
+    if (!this.queueBody) return;
+    Object.keys(this.queues).forEach(function (id) {
+      var q = self.queues[id];
+      var cell = self.queueBody.querySelector('tr[data-queue-id="' + id + '"] [data-longest]');
+      if (!cell) return;
+      var wait = q.waiting > 0 && q.oldest_since ? self.now() - q.oldest_since : null;
+      cell.textContent = wait === null ? "—" : fmtDuration(wait);
+      if (wait !== null && wait > q.service_level_s) {
+        cell.appendChild(document.createTextNode(" "));
+        cell.appendChild(el("span", "badge badge-warning", self.label("over_sl", { s: q.service_level_s })));
+      }
+    });
+  };
+
   Wallboard.prototype.abandonCell = function (rate, target, level) {
     var td = el("td", "num nowrap", fmtPercent(rate));
     if (level === "warn" || level === "alert") {
@@ -292,6 +361,7 @@
     Object.keys(this.rows).forEach(function (id) {
       if (self.agents[id]) self.updateTimer(self.rows[id], self.agents[id]);
     });
+    this.updateQueueTimers();
   };
 
   Wallboard.prototype.onClick = function (evt) {
