@@ -1,6 +1,6 @@
 """Lead-import API load test: ``POST /api/external/leads`` at a fixed rate against
-gunicorn (gevent workers) on real PostgreSQL and Redis, with a ``/healthz`` baseline
-measured in the same run.
+gunicorn on real PostgreSQL and Redis, with a ``/healthz`` baseline measured in the
+same run.
 
     .venv/bin/python bench/api_load.py [--rate 200] [--duration 60] [--workers 4]
 
@@ -14,7 +14,7 @@ figures instead of slowing the client down. Prints its figures, then one JSON li
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import asyncio
 import json
 import os
 import pathlib
@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import requests
@@ -69,13 +68,13 @@ def seed() -> tuple[str, int]:
     return key, list_id
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, worker_class: str, threads: int) -> subprocess.Popen:
     env = dict(os.environ, LOG_LEVEL="WARNING", LOG_JSON="false", MAIL_BACKEND="file",
                MAIL_FILE_DIR=str(ROOT / "var" / "bench-mail"), SESSION_COOKIE_SECURE="false")
     env.setdefault("SECRET_KEY", secrets.token_hex(32))
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--worker-connections", "1000", "--log-level", "warning", "app.wsgi:create()"],
+        [sys.executable, "-m", "gunicorn", "-k", worker_class, "-w", str(workers), "--threads", str(threads),
+         "-b", f"127.0.0.1:{port}", "--worker-connections", "1000", "--log-level", "warning", "app.wsgi:create()"],
         cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -90,19 +89,34 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not answer /healthz within 60 s")
 
 
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of gunicorn's master and workers so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [master]
+    for task in pathlib.Path(f"/proc/{master}/task").iterdir():
+        pids += [int(pid) for pid in (task / "children").read_text().split()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 class Result:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors = 0
         self.statuses: dict[int, int] = {}
-        self.lock = threading.Lock()
+        self.connections = 0
 
     def add(self, latency: float, status: int, ok: bool) -> None:
-        with self.lock:
-            self.latencies.append(latency)
-            self.statuses[status] = self.statuses.get(status, 0) + 1
-            if not ok:
-                self.errors += 1
+        self.latencies.append(latency)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if not ok:
+            self.errors += 1
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -111,36 +125,92 @@ class Result:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
-def drive(rate: float, duration: float, send, threads: int = 128) -> tuple[Result, float]:
-    """Open loop: request i is due at start + i / rate."""
-    result = Result()
-    local = threading.local()
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request written whole, the answer read
+    whole (status line, headers, Content-Length body)."""
 
-    def one(index: int, due: float) -> None:
-        http = getattr(local, "http", None)
-        if http is None:
-            http = local.http = requests.Session()
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return status, body, headers.get("connection", "").lower() != "close"
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def drive(port: int, rate: float, duration: float, make_request, check) -> tuple[Result, float]:
+    """Open loop: request i is due at start + i / rate and is sent then, on an idle
+    keep-alive connection or on a new one (never queued behind a busy one). Its
+    latency runs from the due instant to the last byte of the answer, so a server or
+    a client falling behind shows in the figures."""
+    return asyncio.run(_drive(port, rate, duration, make_request, check))
+
+
+async def _drive(port: int, rate: float, duration: float, make_request, check) -> tuple[Result, float]:
+    loop = asyncio.get_running_loop()
+    result = Result()
+    idle: list[Connection] = []
+    tasks: set[asyncio.Task] = set()
+
+    async def one(index: int, due: float) -> None:
+        connection = idle.pop() if idle else None
         try:
-            status, ok = send(http, index)
-        except requests.RequestException:
-            status, ok = 0, False
-        result.add(time.perf_counter() - due, status, ok)
+            if connection is None:
+                connection = Connection(*await asyncio.open_connection("127.0.0.1", port))
+                result.connections += 1
+            status, body, keep = await asyncio.wait_for(connection.exchange(make_request(index)), timeout=10)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            status, body, keep = 0, b"", False
+        result.add(loop.time() - due, status, status != 0 and _checked(check, status, body))
+        if connection is not None:
+            if keep:
+                idle.append(connection)
+            else:
+                connection.close()
 
     total = int(rate * duration)
-    start = time.perf_counter() + 0.5
-    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
-        for index in range(total):
-            due = start + index / rate
-            # submit a little ahead of time; the worker waits for the due instant
-            ahead = due - time.perf_counter() - 0.05
-            if ahead > 0:
-                time.sleep(ahead)
-            pool.submit(one, index, due)
-    elapsed = time.perf_counter() - start
-    return result, total / elapsed
+    start = loop.time() + 0.2
+    for index in range(total):
+        due = start + index / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = loop.create_task(one(index, due))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(tasks)
+    # the rate achieved: answers received over the time from the first due instant
+    # to the last answer
+    elapsed = loop.time() - start
+    for connection in idle:
+        connection.close()
+    return result, len(result.latencies) / elapsed
+
+
+def _checked(check, status: int, body: bytes) -> bool:
+    try:
+        return bool(check(status, body))
+    except (ValueError, KeyError, TypeError):  # not the expected JSON answer
+        return False
+
+
+def http_request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def main() -> None:
@@ -149,6 +219,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--baseline-duration", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread", "sync"))
+    parser.add_argument("--threads", type=int, default=4, help="per worker, for --worker-class gthread")
     args = parser.parse_args()
 
     # a terminated bench still stops its server and drops its database (finally below)
@@ -159,32 +231,40 @@ def main() -> None:
     try:
         key, list_id = seed()
         port = free_port()
-        server = start_server(port, args.workers)
-        base = f"http://127.0.0.1:{port}"
+        server = start_server(port, args.workers, args.worker_class, args.threads)
+        healthz = http_request("GET", "/healthz")
 
-        def healthz(http: requests.Session, index: int) -> tuple[int, bool]:
-            response = http.get(f"{base}/healthz", timeout=10)
-            return response.status_code, response.status_code == 200
+        def healthy(status: int, body: bytes) -> bool:
+            return status == 200 and json.loads(body)["status"] == "ok"
 
-        def lead(http: requests.Session, index: int) -> tuple[int, bool]:
+        def lead(index: int) -> bytes:
             body = {"user_group": "1swis", "user_aff": "1swis", "status": "NEW", "first_name": "Jean",
                     "last_name": f"Dupont {index}", "phone_number": f"06{index % 100_000_000:08d}",
                     "email": f"jean.{index}@example.fr", "list_id": list_id, "comments": "bench"}
-            response = http.post(f"{base}/api/external/leads", json=body, timeout=10,
-                                 headers={"X-API-Key": key})
-            return response.status_code, response.status_code == 201
+            return http_request("POST", "/api/external/leads", {"X-API-Key": key, "Content-Type": "application/json"},
+                                json.dumps(body).encode())
 
-        drive(50, 2, healthz)  # warm-up: every worker connected to PostgreSQL and Redis
-        drive(50, 2, lead)
-        baseline, baseline_rps = drive(args.rate, args.baseline_duration, healthz)
+        def created(status: int, body: bytes) -> bool:
+            answer = json.loads(body)
+            return status == 201 and answer["success"] is True and answer["data"]["lead_id"] > 0
+
+        drive(port, 50, 2, lambda _i: healthz, healthy)  # warm-up: every worker connected to PostgreSQL and Redis
+        drive(port, 50, 2, lead, created)
+        baseline, baseline_rps = drive(port, args.rate, args.baseline_duration, lambda _i: healthz, healthy)
         print(f"/healthz baseline: {baseline_rps:.0f} req/s for {args.baseline_duration:.0f} s, "
               f"p50 {baseline.percentile(50):.1f} ms, p99 {baseline.percentile(99):.1f} ms, "
               f"errors {baseline.errors}")
-        load, rps = drive(args.rate, args.duration, lead)
+        cpu_before = server_cpu_seconds(server.pid)
+        load, rps = drive(port, args.rate, args.duration, lead, created)
+        cpu = server_cpu_seconds(server.pid) - cpu_before
         print(f"POST /api/external/leads: {rps:.0f} req/s for {args.duration:.0f} s "
-              f"({len(load.latencies)} requests, gunicorn gevent x{args.workers}), "
-              f"p50 {load.percentile(50):.1f} ms, p99 {load.percentile(99):.1f} ms, errors {load.errors}, "
-              f"statuses {dict(sorted(load.statuses.items()))}")
+              f"({len(load.latencies)} requests, gunicorn {args.worker_class} x{args.workers}"
+              f"{f' threads {args.threads}' if args.worker_class == 'gthread' else ''}, "
+              f"{load.connections} connections), "
+              f"p50 {load.percentile(50):.1f} ms, p90 {load.percentile(90):.1f} ms, "
+              f"p99 {load.percentile(99):.1f} ms, max {load.percentile(100):.1f} ms, errors {load.errors}, "
+              f"statuses {dict(sorted(load.statuses.items()))}, "
+              f"web server CPU {cpu / max(1, len(load.latencies)) * 1000:.2f} ms/request")
         print(json.dumps({"rps": round(rps, 1), "p50_ms": round(load.percentile(50), 1),
                           "p99_ms": round(load.percentile(99), 1), "errors": load.errors,
                           "baseline_p99_ms": round(baseline.percentile(99), 1)}))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.api.cache import MAX_AGE_S, LocalCache, generation, invalidate
 from app.api.models import ApiKey, ApiScope, Click2CallToken
 from app.audit.services import record_event
 from app.auth.models import UserGroup
@@ -79,8 +81,9 @@ def revoke_click2call_token(token: Click2CallToken) -> None:
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """What a request needs to know about its API key, cached in Redis so that an
-    API request does not pay four database round trips to authenticate."""
+    """What a request needs to know about its API key, cached in each process
+    (``app.api.cache``) so that an API request does not query the database to
+    authenticate."""
 
     id: int
     tenant_id: int
@@ -88,56 +91,57 @@ class ApiCaller:
     scope: str
     tenant_slug: str
     tenant_status: str
+    key_hash: str = ""
 
     def allows(self, scope: ApiScope) -> bool:
         return self.scope == ApiScope.WRITE or scope == ApiScope.READ
 
 
-# A revoked key is forgotten at once (``revoke_api_key``); a tenant's suspension
-# reaches cached keys within this delay.
-CALLER_CACHE_S = 60
-
-
-def _caller_key(key_hash: str) -> str:
-    return f"carillon:apikey:{key_hash}"
+# A revoked key is refused at once by every process (``revoke_api_key`` renews the
+# cache generation); a tenant's suspension reaches cached keys within MAX_AGE_S.
+_callers: LocalCache[ApiCaller] = LocalCache(MAX_AGE_S)
+# When this process last wrote each key's last use (time.monotonic()), by key hash.
+_touched: dict[str, float] = {}
 
 
 def forget_caller(key_hash: str) -> None:
-    from app.extensions import redis
-
-    redis().delete(_caller_key(key_hash))
+    """Every process stops accepting the key from its cache (now and at commit)."""
+    _callers.discard(key_hash)
+    invalidate()
 
 
 def find_caller(secret: str | None) -> ApiCaller | None:
-    import json
-
-    from app.extensions import redis
     from tenants.models import Tenant
 
     if not secret or len(secret) > 200:
         return None
     key_hash = digest(secret)
-    cached = redis().get(_caller_key(key_hash))
-    if cached:
-        return ApiCaller(**json.loads(cached))
+    cached = _callers.get(key_hash)
+    if cached is not None:
+        return cached
+    stamp = generation()
     with unscoped():
         row = Session.execute(sa.select(ApiKey.id, ApiKey.tenant_id, ApiKey.name, ApiKey.scope, Tenant.slug,
                                         Tenant.status).join(Tenant, Tenant.id == ApiKey.tenant_id)
                               .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))).first()
     if row is None:
         return None
-    caller = ApiCaller(*row)
-    redis().set(_caller_key(key_hash), json.dumps(caller.__dict__), ex=CALLER_CACHE_S)
+    caller = ApiCaller(*row, key_hash=key_hash)
+    _callers.put(key_hash, caller, stamp)
     return caller
 
 
 def touch_caller(caller: ApiCaller, ip: str | None) -> None:
-    """Record the key's last use, at most once per LAST_USED_RESOLUTION_S."""
-    from app.extensions import redis
-
-    if redis().set(f"carillon:apikey:touched:{caller.id}", "1", nx=True, ex=LAST_USED_RESOLUTION_S):
-        Session.execute(sa.update(ApiKey).where(ApiKey.id == caller.id)
-                        .values(last_used_at=utcnow(), last_used_ip=ip))
+    """Record the key's last use, at most once per LAST_USED_RESOLUTION_S per process."""
+    now = time.monotonic()
+    key_hash = caller.key_hash
+    last = _touched.get(key_hash)
+    if last is not None and now - last < LAST_USED_RESOLUTION_S:
+        return
+    if len(_touched) >= 10_000:
+        _touched.clear()
+    _touched[key_hash] = now
+    Session.execute(sa.update(ApiKey).where(ApiKey.id == caller.id).values(last_used_at=utcnow(), last_used_ip=ip))
 
 
 def find_api_key(secret: str | None) -> ApiKey | None:

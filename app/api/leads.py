@@ -8,19 +8,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from app.api import messages
 from app.api.keys import ApiCaller
 from app.api.schemas import LeadIn
-from app.auth.models import User, UserGroup
-from app.campaigns.models import CampaignStatus
 from app.core import signals
+from app.db import utcnow
 from app.extensions import Session
-from app.leads.models import Lead, LeadList, LeadStatus, TimelineEvent
-from app.leads.phones import normalize_phone
-from app.leads.redlist import is_blocked
+from app.leads.models import Lead
+from app.leads.phones import e164_digits, normalize_phone
 
 MAX_BATCH = 100
 _lead_schema = LeadIn()
@@ -57,34 +54,6 @@ def _flatten(errors: object) -> dict[str, list[str]]:
     return {"_schema": [str(errors)]}
 
 
-def _resolve_user_aff(value: str, group: UserGroup) -> int | None:
-    """``user_aff`` names an agent (user id or email) or a group; the lead is assigned
-    to the agent, or left to the group (None)."""
-    if value.isdigit():
-        user_id = Session.scalar(sa.select(User.id).where(User.id == int(value), User.active))
-        if user_id is not None:
-            return user_id
-    if "@" in value:
-        user_id = Session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == value.lower(), User.active))
-        if user_id is not None:
-            return user_id
-    if value.lower() == group.code.lower() or Session.scalar(
-            sa.select(UserGroup.id).where(sa.func.lower(UserGroup.code) == value.lower())):
-        return None
-    raise LeadRejected({"user_aff": [messages.UNKNOWN_USER_AFF]})
-
-
-def _check_status(status: str, campaign_id: int) -> str:
-    code = status.upper()
-    if code == LeadStatus.NEW:
-        return code
-    known = Session.scalar(sa.select(CampaignStatus.id).where(
-        CampaignStatus.campaign_id == campaign_id, CampaignStatus.code == code))
-    if known is None:
-        raise LeadRejected({"status": [messages.UNKNOWN_STATUS]})
-    return code
-
-
 def _phone(raw: str | None, region: str, name: str) -> str | None:
     if raw is None or raw == "":
         return None
@@ -94,71 +63,141 @@ def _phone(raw: str | None, region: str, name: str) -> str | None:
     return result.e164
 
 
+_BIGINT_MAX = 2**63 - 1
+_LEAD_COLUMNS = ("first_name", "last_name", "phone_number", "alt_phone", "email", "address1", "address2", "address3",
+                 "city", "state", "province", "postal_code", "country_code", "comments", "vendor_lead_code")
+
+# One statement checks the lead against the tenant's lists, groups, users and
+# statuses, writes the lead and its assignment (the guide's ``affectation_id``, an
+# event of the contact's timeline) when every check passes, and tells whether the
+# number is on a red list or on Bloctel: a lead costs one round trip. Each table is
+# also filtered on ``tenant_id`` explicitly (row-level security filters it too) so
+# that the lookups use the tenant-led indexes. ``user_aff`` names an active agent by
+# id or email, else a group of the tenant (the lead is then left to the group).
+_CREATE_SQL = f"""
+WITH lst AS (
+    SELECT id, name, campaign_id FROM lead_lists
+    WHERE tenant_id = %(tenant_id)s AND id = %(list_id)s
+), grp AS (
+    SELECT code FROM user_groups
+    WHERE tenant_id = %(tenant_id)s AND lower(code) = %(group_key)s
+    ORDER BY id LIMIT 1
+), agent AS (
+    SELECT id FROM users
+    WHERE tenant_id = %(tenant_id)s AND active
+      AND (id = %(aff_id)s::bigint OR lower(email) = %(aff_email)s::text)
+    ORDER BY id LIMIT 1
+), checks AS (
+    SELECT
+        EXISTS (SELECT FROM agent) OR EXISTS (
+            SELECT FROM user_groups WHERE tenant_id = %(tenant_id)s AND lower(code) = %(aff_key)s
+        ) AS aff_ok,
+        %(status)s = 'NEW' OR EXISTS (
+            SELECT FROM campaign_statuses s JOIN lst ON s.campaign_id = lst.campaign_id
+            WHERE s.tenant_id = %(tenant_id)s AND s.code = %(status)s
+        ) AS status_ok
+), ok AS (
+    SELECT lst.id AS list_id, grp.code AS group_code, (SELECT id FROM agent) AS user_id
+    FROM lst, grp, checks
+    WHERE %(phones_ok)s AND checks.aff_ok AND checks.status_ok
+), lead AS (
+    INSERT INTO leads (tenant_id, list_id, {", ".join(_LEAD_COLUMNS)}, status, user_aff, created_at, updated_at)
+    SELECT %(tenant_id)s, ok.list_id, {", ".join(f"%({c})s" for c in _LEAD_COLUMNS)}, %(status)s, ok.user_id,
+           %(now)s, %(now)s
+    FROM ok
+    RETURNING id
+), assignment AS (
+    INSERT INTO timeline_events (tenant_id, lead_id, kind, occurred_at, user_id, summary, data)
+    SELECT %(tenant_id)s, lead.id, 'api_import', %(now)s, ok.user_id, %(summary)s,
+           jsonb_build_object('user_group', ok.group_code, 'user_aff', %(user_aff)s::text,
+                              'api_key_id', %(api_key_id)s::bigint)
+    FROM lead, ok
+    RETURNING id
+)
+SELECT lst.id AS list_id, lst.name AS list_name, lst.campaign_id, grp.code AS group_code, checks.aff_ok,
+       checks.status_ok, lead.id AS lead_id, assignment.id AS assignment_id, ok.user_id,
+       lead.id IS NOT NULL AND (
+           EXISTS (SELECT FROM red_list_entries r
+                   WHERE r.tenant_id = %(tenant_id)s AND r.phone_number = %(phone_number)s
+                     AND (r.campaign_id IS NULL OR r.campaign_id = lst.campaign_id))
+           OR EXISTS (SELECT FROM bloctel_numbers b
+                      WHERE b.tenant_id = %(tenant_id)s AND b.phone = %(phone_digits)s::bigint)
+       ) AS red_listed
+FROM checks
+LEFT JOIN lst ON true LEFT JOIN grp ON true LEFT JOIN ok ON true
+LEFT JOIN lead ON true LEFT JOIN assignment ON true
+"""
+
+
 def create_lead(data: dict[str, Any], api_key: ApiCaller) -> CreatedLead:
-    """Write one validated lead (flush only) and announce it (``lead.created``)."""
-    errors: dict[str, list[str]] = {}
-    group = Session.scalar(sa.select(UserGroup).where(sa.func.lower(UserGroup.code) == data["user_group"].lower()))
-    if group is None:
-        errors["user_group"] = [messages.UNKNOWN_GROUP]
-    lead_list = Session.get(LeadList, data["list_id"])
-    if lead_list is None:
-        errors["list_id"] = [messages.UNKNOWN_LIST]
+    """Write one validated lead (no flush needed: one statement) and announce it
+    (``lead.created``). Errors come in the same order as the checks: group, list and
+    phones together, then ``user_aff``, then ``status``."""
+    tenant_id = api_key.tenant_id
+    phone_errors: dict[str, list[str]] = {}
     region = data["country_code"].upper()
+    values: dict[str, Any] = {name: data.get(name) for name in _LEAD_COLUMNS}
     for name in ("phone_number", "alt_phone"):
         try:
-            data[name] = _phone(data.get(name), region, name)
+            values[name] = _phone(data.get(name), region, name)
         except LeadRejected as rejected:
-            errors.update(rejected.errors)
+            phone_errors.update(rejected.errors)
+    values["country_code"] = region
+    values["vendor_lead_code"] = data.get("vendor_lead_code") or vendor_code()
+    user_aff: str = data["user_aff"]
+    aff_id = int(user_aff) if user_aff.isdigit() and int(user_aff) <= _BIGINT_MAX else None
+    status = data["status"].upper()
+    now = utcnow()
+    phone = values["phone_number"]
+    row = Session.connection().exec_driver_sql(_CREATE_SQL, {
+        **values, "tenant_id": tenant_id, "list_id": data["list_id"], "group_key": data["user_group"].lower(),
+        "aff_id": aff_id, "aff_email": user_aff.lower() if "@" in user_aff else None, "aff_key": user_aff.lower(),
+        "status": status, "phones_ok": not phone_errors, "now": now, "user_aff": user_aff,
+        "summary": f"Lead importé par l'API ({api_key.name})", "api_key_id": api_key.id,
+        "phone_digits": e164_digits(phone) if phone and not phone_errors else None,
+    }).one()
+    errors: dict[str, list[str]] = {}
+    if row.group_code is None:
+        errors["user_group"] = [messages.UNKNOWN_GROUP]
+    if row.list_id is None:
+        errors["list_id"] = [messages.UNKNOWN_LIST]
+    errors.update(phone_errors)
     if errors:
         raise LeadRejected(errors)
-    assert group is not None and lead_list is not None
-    user_aff_id = _resolve_user_aff(data["user_aff"], group)
-    status = _check_status(data["status"], lead_list.campaign_id)
-    lead = Lead(
-        list_id=lead_list.id, first_name=data["first_name"], last_name=data["last_name"],
-        phone_number=data["phone_number"], alt_phone=data.get("alt_phone"), email=data.get("email"),
-        address1=data.get("address1"), address2=data.get("address2"), address3=data.get("address3"),
-        city=data.get("city"), state=data.get("state"), province=data.get("province"),
-        postal_code=data.get("postal_code"), country_code=region, comments=data.get("comments"),
-        vendor_lead_code=data.get("vendor_lead_code") or vendor_code(), status=status, user_aff=user_aff_id,
-    )
-    Session.add(lead)
-    Session.flush()
-    # The assignment is recorded on the contact's timeline; its id is the guide's
-    # ``affectation_id``.
-    assignment = TimelineEvent(lead_id=lead.id, kind="api_import", user_id=user_aff_id,
-                               summary=f"Lead importé par l'API ({api_key.name})",
-                               data={"user_group": group.code, "user_aff": data["user_aff"], "api_key_id": api_key.id})
-    Session.add(assignment)
-    Session.flush()
-    red_listed = is_blocked(lead.tenant_id, lead_list.campaign_id, lead.phone_number)
+    if not row.aff_ok:
+        raise LeadRejected({"user_aff": [messages.UNKNOWN_USER_AFF]})
+    if not row.status_ok:
+        raise LeadRejected({"status": [messages.UNKNOWN_STATUS]})
     body = {
-        "lead_id": lead.id,
-        "affectation_id": assignment.id,
-        "vendor_lead_code": lead.vendor_lead_code,
-        "list_id": lead_list.id,
-        "list_name": lead_list.name,
-        "campaign_id": str(lead_list.campaign_id),
-        "user_aff": data["user_aff"],
-        "status": lead.status,
-        "red_listed": red_listed,
+        "lead_id": row.lead_id,
+        "affectation_id": row.assignment_id,
+        "vendor_lead_code": values["vendor_lead_code"],
+        "list_id": row.list_id,
+        "list_name": row.list_name,
+        "campaign_id": str(row.campaign_id),
+        "user_aff": user_aff,
+        "status": status,
+        "red_listed": row.red_listed,
     }
-    signals.lead_created.send("api", tenant_id=lead.tenant_id, payload=lead_payload(lead))
-    return CreatedLead(body, [messages.RED_LISTED] if red_listed else [])
+    if signals.lead_created.receivers:
+        known = {"id": row.lead_id, "list_id": row.list_id, "status": status, "company": None, **values,
+                 "user_aff": row.user_id, "created_at": now.isoformat(), "updated_at": now.isoformat()}
+        payload = {name: known[name] for name in _PAYLOAD_FIELDS}
+        signals.lead_created.send("api", tenant_id=tenant_id, payload=payload)
+    return CreatedLead(body, [messages.RED_LISTED] if row.red_listed else [])
+
+
+_PAYLOAD_FIELDS = ("id", "list_id", "status", "first_name", "last_name", "company", "phone_number", "alt_phone",
+                   "email", "address1", "address2", "address3", "city", "state", "province", "postal_code",
+                   "country_code", "comments", "vendor_lead_code", "user_aff", "created_at", "updated_at")
 
 
 def lead_payload(lead: Lead) -> dict[str, Any]:
     """The lead as webhooks and the REST API describe it."""
-    return {
-        "id": lead.id, "list_id": lead.list_id, "status": lead.status, "first_name": lead.first_name,
-        "last_name": lead.last_name, "company": lead.company, "phone_number": lead.phone_number,
-        "alt_phone": lead.alt_phone, "email": lead.email, "address1": lead.address1, "address2": lead.address2,
-        "address3": lead.address3, "city": lead.city, "state": lead.state, "province": lead.province,
-        "postal_code": lead.postal_code, "country_code": lead.country_code, "comments": lead.comments,
-        "vendor_lead_code": lead.vendor_lead_code, "user_aff": lead.user_aff,
-        "created_at": lead.created_at.isoformat() if lead.created_at else None,
-        "updated_at": lead.updated_at.isoformat() if lead.updated_at else None,
-    }
+    payload = {name: getattr(lead, name) for name in _PAYLOAD_FIELDS}
+    for name in ("created_at", "updated_at"):
+        payload[name] = payload[name].isoformat() if payload[name] else None
+    return payload
 
 
 def import_one(raw: object, api_key: ApiCaller) -> CreatedLead:

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from app.api.cache import LocalCache, generation, invalidate
 from app.api.models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.audit.services import record_event
 from app.core import signals
@@ -26,7 +27,6 @@ from app.extensions import Session
 SIGNATURE_HEADER = "X-Carillon-Signature"
 TOLERANCE_S = 300
 _PENDING = "carillon_webhook_deliveries"
-_STALE = "carillon_webhook_subscriptions_changed"
 
 
 def new_secret() -> str:
@@ -52,34 +52,27 @@ def verify(secret: str, body: bytes, header: str, *, now: float | None = None, t
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-SUBSCRIPTIONS_CACHE_S = 300
+# Every new lead asks, and most tenants have no webhook: each process answers from
+# its cache, which a change of subscriptions invalidates in every process at once.
+_subscriptions: LocalCache[frozenset[str]] = LocalCache()
 
 
-def _subscriptions_key(tenant_id: int) -> str:
-    return f"carillon:webhooks:events:{tenant_id}"
-
-
-def subscribed_events(tenant_id: int) -> set[str]:
-    """The events some active endpoint of the tenant listens to. Every new lead asks,
-    and most tenants have no webhook: Redis answers instead of a query each time."""
-    from app.extensions import redis
-
-    cached = redis().get(_subscriptions_key(tenant_id))
+def subscribed_events(tenant_id: int) -> frozenset[str]:
+    """The events some active endpoint of the tenant listens to."""
+    cached = _subscriptions.get(tenant_id)
     if cached is not None:
-        return set(json.loads(cached))
+        return cached
+    stamp = generation()
     lists = Session.scalars(sa.select(WebhookEndpoint.events).where(WebhookEndpoint.tenant_id == tenant_id,
                                                                      WebhookEndpoint.active)).all()
-    events = sorted({event for events in lists for event in events})
-    redis().set(_subscriptions_key(tenant_id), json.dumps(events), ex=SUBSCRIPTIONS_CACHE_S)
-    return set(events)
+    events = frozenset(event for events in lists for event in events)
+    _subscriptions.put(tenant_id, events, stamp)
+    return events
 
 
 def _subscriptions_changed(tenant_id: int) -> None:
-    from app.extensions import redis
-
-    redis().delete(_subscriptions_key(tenant_id))
-    # again after the commit: a reader may have cached the old set in between
-    Session().info.setdefault(_STALE, set()).add(tenant_id)
+    _subscriptions.discard(tenant_id)
+    invalidate()
 
 
 def create_endpoint(url: str, events: list[str], description: str = "") -> WebhookEndpoint:
@@ -168,11 +161,6 @@ for _name, _signal in signals.BY_NAME.items():
 
 @sa.event.listens_for(so.Session, "after_commit")
 def _send_committed(session: so.Session) -> None:
-    stale = session.info.pop(_STALE, None)
-    if stale:
-        from app.extensions import redis
-
-        redis().delete(*(_subscriptions_key(tenant_id) for tenant_id in stale))
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return

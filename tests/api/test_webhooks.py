@@ -11,9 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.api import webhooks
+from app.api.leads import lead_payload
 from app.api.models import DeliveryState, WebhookDelivery
 from app.core import signals
 from app.extensions import Session
+from app.leads.models import Lead
 from tenants.scoping import tenant_scope
 from tests.api.test_external_leads import guide_lead, post_lead
 
@@ -102,6 +104,20 @@ def test_lead_created_by_the_api_is_delivered_signed(client, api, receiver, stub
     (delivery,) = deliveries(api.a.tenant_id)
     assert delivery.state == DeliveryState.DELIVERED and delivery.attempts == 1
     assert deliveries(api.b.tenant_id) == []
+
+
+def test_the_lead_created_event_describes_the_stored_lead(client, api, receiver, stub_worker):
+    target = receiver()
+    subscribe(api.a.tenant_id, target.url, ["lead.created"])
+    body = guide_lead(api.a.list_id, alt_phone="01 23 45 67 89", city="Lyon", user_aff="1SWIS")
+    lead_id = post_lead(client, api.a.write_key, body).get_json()["data"]["lead_id"]
+    stub_worker()
+    (event,) = [json.loads(received) for _, received in target.received]
+    with tenant_scope(api.a.tenant_id):
+        stored = lead_payload(Session.get(Lead, lead_id))
+        Session.commit()
+    assert event["data"] == stored
+    assert stored["alt_phone"] == "+33123456789" and stored["city"] == "Lyon" and stored["user_aff"] is None
 
 
 def test_failed_delivery_is_retried_with_backoff(client, api, receiver, stub_worker):
