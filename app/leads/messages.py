@@ -52,6 +52,10 @@ LEAD_ERRORS = {
     "field_exists": _l("A field with this key already exists."),
     "field_choices": _l("Give the choices, one per line."),
     "phone_number:empty": _l("A phone number is required."),
+    "recycle_status": _l("Choose a status of this campaign."),
+    "recycle_delay": _l("The delay is between 1 minute and 90 days."),
+    "recycle_max": _l("The number of recycles is between 1 and 10."),
+    "recycle_priority": _l("Choose a priority."),
 }
 
 

@@ -28,6 +28,19 @@ class LeadList(TenantScoped, Timestamped, Base):
     campaign = so.relationship("Campaign", lazy="joined")
 
 
+class LeadListCount(TenantScoped, Base):
+    """Signed changes to the number of leads of a list, appended by PostgreSQL
+    triggers on ``leads`` (one row per list per statement; see the migration
+    ``lead_counts``). A list's size is the sum of its rows; ``fold_list_counts``
+    folds them into one row per list now and then."""
+
+    __tablename__ = "lead_list_counts"
+
+    id: so.Mapped[int] = so.mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    list_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("lead_lists.id", ondelete="CASCADE"), index=True)
+    delta: so.Mapped[int] = so.mapped_column(sa.BigInteger)
+
+
 class LeadStatus(enum.StrEnum):
     NEW = "NEW"
     DNC = "DNC"
@@ -263,6 +276,8 @@ class RecycleRule(TenantScoped, Timestamped, Base):
     max_recycles: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=3)
     priority: so.Mapped[str] = so.mapped_column(sa.String(8), default=RecyclePriority.NORMAL)
     active: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
+
+    campaign = so.relationship("Campaign", lazy="joined")
 
 
 class PrivacySettings(TenantScoped, Base):

@@ -22,7 +22,10 @@ from app.leads.models import (
     ImportJob,
     Lead,
     LeadList,
+    LeadListCount,
     LeadStatus,
+    RecyclePriority,
+    RecycleRule,
     TimelineEvent,
 )
 from app.leads.phones import normalize_phone
@@ -51,6 +54,18 @@ def generate_vendor_lead_code() -> str:
 
 
 # --------------------------------------------------------------------------- campaigns and lists
+
+
+def fold_list_counts() -> int:
+    """Folds the current tenant's count deltas into one row per list; returns the
+    number of rows there were. Safe beside concurrent writers: rows appended after
+    this statement's snapshot stay for the next run."""
+    return Session.execute(sa.text("""
+        WITH folded AS (DELETE FROM lead_list_counts RETURNING tenant_id, list_id, delta),
+             summed AS (INSERT INTO lead_list_counts (tenant_id, list_id, delta)
+                        SELECT tenant_id, list_id, sum(delta) FROM folded GROUP BY tenant_id, list_id
+                        HAVING sum(delta) <> 0)
+        SELECT count(*) FROM folded""")).scalar_one()
 
 
 def list_campaigns() -> list[Campaign]:
@@ -89,7 +104,10 @@ def recent_imports(lead_list: LeadList, limit: int = 5) -> list[ImportJob]:
 
 
 def lists_with_counts() -> list[tuple[LeadList, int]]:
-    counts = dict(Session.execute(sa.select(Lead.list_id, sa.func.count()).group_by(Lead.list_id)).all())
+    """Every list with its number of leads, read from the deltas the triggers keep
+    (a few rows per list), never by counting the leads themselves."""
+    counts = {list_id: int(total) for list_id, total in Session.execute(
+        sa.select(LeadListCount.list_id, sa.func.sum(LeadListCount.delta)).group_by(LeadListCount.list_id))}
     lists = Session.scalars(sa.select(LeadList).join(LeadList.campaign).order_by(Campaign.name, LeadList.name))
     return [(item, counts.get(item.id, 0)) for item in lists]
 
@@ -280,6 +298,22 @@ class DirectoryQuery:
     text: str = ""
     status: str = ""
     campaign_id: int | None = None
+    called_from: dt.date | None = None
+    called_to: dt.date | None = None
+    agent_id: int | None = None
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> DirectoryQuery:
+        dates = LeadFilter.from_args(args)  # the same date and agent parsing as the lists screen
+        campaign = (args.get("campaign_id") or "").strip()
+        return cls(text=args.get("q") or "", status=args.get("status") or "",
+                   campaign_id=int(campaign) if campaign.isdigit() else None, called_from=dates.called_from,
+                   called_to=dates.called_to, agent_id=dates.agent_id)
+
+    def as_args(self) -> dict[str, str]:
+        values = {"q": self.text, "status": self.status, "campaign_id": self.campaign_id,
+                  "called_from": self.called_from, "called_to": self.called_to, "agent_id": self.agent_id}
+        return {k: v.isoformat() if isinstance(v, dt.date) else str(v) for k, v in values.items() if v}
 
     def apply(self, stmt: sa.Select, region: str) -> sa.Select:
         text = self.text.strip()
@@ -296,7 +330,7 @@ class DirectoryQuery:
             stmt = stmt.where(Lead.status == self.status.upper())
         if self.campaign_id:
             stmt = stmt.where(Lead.list_id.in_(sa.select(LeadList.id).where(LeadList.campaign_id == self.campaign_id)))
-        return stmt
+        return LeadFilter(called_from=self.called_from, called_to=self.called_to, agent_id=self.agent_id).apply(stmt)
 
 
 def search_contacts(query: DirectoryQuery, region: str, *, after: int | None = None,
@@ -436,4 +470,58 @@ def create_custom_field(key: str, label: str, kind: str, choices: Sequence[str] 
 def delete_custom_field(field_def: CustomField) -> None:
     """The definition goes; values already stored in leads stay in ``custom``."""
     Session.delete(field_def)
+    Session.flush()
+
+
+# --------------------------------------------------------------------------- recycling rules (L7)
+
+# The delays offered on the screen (minutes); any other value is a custom delay.
+RECYCLE_DELAYS = (60, 360, 720, 1440, 2880, 10080)
+RECYCLE_MAX_MINUTES = 90 * 24 * 60
+
+
+def recycle_rules() -> list[RecycleRule]:
+    return list(Session.scalars(sa.select(RecycleRule).join(Campaign, Campaign.id == RecycleRule.campaign_id)
+                                .order_by(Campaign.name, RecycleRule.status)))
+
+
+def campaign_status_codes(campaign: Campaign) -> list[str]:
+    from app.campaigns.models import CampaignStatus
+
+    return list(Session.scalars(sa.select(CampaignStatus.code).where(CampaignStatus.campaign_id == campaign.id)
+                                .order_by(CampaignStatus.position, CampaignStatus.code)))
+
+
+def save_recycle_rule(campaign: Campaign, status: str, delay_minutes: int | None, max_recycles: int | None,
+                      priority: str) -> RecycleRule:
+    """Creates the campaign's rule for ``status``, or changes it if there is one."""
+    status = status.strip().upper()
+    if status not in campaign_status_codes(campaign):
+        raise LeadRuleError("recycle_status")
+    if delay_minutes is None or not 1 <= delay_minutes <= RECYCLE_MAX_MINUTES:
+        raise LeadRuleError("recycle_delay")
+    if max_recycles is None or not 1 <= max_recycles <= 10:
+        raise LeadRuleError("recycle_max")
+    if priority not in {p.value for p in RecyclePriority}:
+        raise LeadRuleError("recycle_priority")
+    rule = Session.scalar(sa.select(RecycleRule).where(RecycleRule.campaign_id == campaign.id,
+                                                       RecycleRule.status == status))
+    if rule is None:
+        rule = RecycleRule(campaign_id=campaign.id, status=status)
+        Session.add(rule)
+    rule.delay_minutes = delay_minutes
+    rule.max_recycles = max_recycles
+    rule.priority = priority
+    rule.active = True
+    Session.flush()
+    return rule
+
+
+def set_recycle_rule_active(rule: RecycleRule, active: bool) -> None:
+    rule.active = active
+    Session.flush()
+
+
+def delete_recycle_rule(rule: RecycleRule) -> None:
+    Session.delete(rule)
     Session.flush()

@@ -12,7 +12,7 @@ from periodiq import cron
 import app.models  # noqa: F401  (a worker loads no view: every mapper must be known)
 import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.extensions import Session
-from app.leads import imports, privacy
+from app.leads import imports, privacy, services
 from app.leads.models import ImportJob, ImportStatus
 from app.leads.readers import ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
@@ -95,3 +95,9 @@ def purge_retention() -> None:
 def recycle_leads() -> None:
     """L7 recycling rules, every five minutes; idempotent."""
     _for_each_tenant(privacy.apply_recycling, "recycling")
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=0, periodic=cron("*/10 * * * *"))
+def fold_list_counts() -> None:
+    """Keeps the lists' count deltas short (one row per list), every ten minutes."""
+    _for_each_tenant(services.fold_list_counts, "list counts folded")

@@ -22,7 +22,7 @@ from app.core.nav import SECTION_MANAGE, NavItem, register_nav
 from app.core.rendering import render
 from app.extensions import Session
 from app.leads import imports, messages, privacy, redlist, services, tasks
-from app.leads.models import CustomField, ImportJob, ImportStatus, Lead, LeadList, RedListEntry
+from app.leads.models import CustomField, ImportJob, ImportStatus, Lead, LeadList, RecycleRule, RedListEntry
 from app.leads.phones import format_national, normalize_phone
 from app.leads.readers import DELIMITERS, ENCODINGS, ImportFileError
 from tenants.scoping import current_tenant_id, tenant_scope
@@ -32,6 +32,7 @@ register_nav(SECTION_MANAGE, NavItem(_l("Lists"), "leads.lists", Permission.MANA
 register_nav(SECTION_MANAGE, NavItem(_l("Contacts"), "leads.directory", Permission.MANAGE_LEADS, "users"))
 register_nav(SECTION_MANAGE, NavItem(_l("Red list"), "leads.redlist_index", Permission.MANAGE_LEADS, "ban"))
 register_nav(SECTION_MANAGE, NavItem(_l("Contact fields"), "leads.settings", Permission.MANAGE_LEADS, "tag"))
+register_nav(SECTION_MANAGE, NavItem(_l("Recycling"), "leads.recycling", Permission.MANAGE_LEADS, "refresh"))
 
 RUNNING = (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 
@@ -318,16 +319,15 @@ def import_rejects(import_id: int):
 @bp.get("/contacts")
 @require(Permission.MANAGE_LEADS)
 def directory():
-    query = services.DirectoryQuery(text=request.args.get("q", ""), status=request.args.get("status", ""),
-                                    campaign_id=_int_arg("campaign_id"))
+    query = services.DirectoryQuery.from_args(request.args)
+    args = query.as_args()
     page = None
-    if query.text or query.status or query.campaign_id:
+    if args:
         page = services.search_contacts(query, _region(), after=_int_arg("after"), before=_int_arg("before"))
-    args = {k: v for k, v in {"q": query.text, "status": query.status, "campaign_id": query.campaign_id}.items() if v}
     next_url = url_for("leads.directory", after=page.next_after, **args) if page and page.next_after else None
     prev_url = url_for("leads.directory", before=page.prev_before, **args) if page and page.prev_before else None
-    return render("leads/directory.html", query=query, page=page, next_url=next_url, prev_url=prev_url,
-                  campaigns=services.list_campaigns())
+    return render("leads/directory.html", query=query, args=args, page=page, next_url=next_url, prev_url=prev_url,
+                  campaigns=services.list_campaigns(), agents=_agents())
 
 
 @bp.route("/contacts/<int:lead_id>", methods=["GET", "POST"])
@@ -516,12 +516,61 @@ def field_delete(field_id: int):
     return redirect(url_for("leads.settings"))
 
 
+# --------------------------------------------------------------------------- recycling rules (L7)
+
+
+def _form_int(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("/recycling", methods=["GET", "POST"])
+@require(Permission.MANAGE_LEADS)
+def recycling():
+    error = None
+    if request.method == "POST":
+        # one select offers each campaign's statuses: "<campaign id>:<status code>"
+        campaign_id, _sep, status = request.form.get("target", "").partition(":")
+        campaign = get_or_404(Campaign, campaign_id)
+        delay = request.form.get("delay", "")
+        minutes = _form_int("delay_custom") if delay == "custom" else (int(delay) if delay.isdigit() else None)
+        if delay == "custom" and minutes is not None:
+            minutes *= {"hours": 60, "days": 1440}.get(request.form.get("delay_unit", ""), 1)
+        try:
+            rule = services.save_recycle_rule(campaign, status, minutes,
+                                              _form_int("max_recycles"), request.form.get("priority", ""))
+        except services.LeadRuleError as exc:
+            error = messages.lead_error(exc.code)
+        else:
+            flash(_("Rule saved: %(status)s in %(campaign)s.", status=rule.status, campaign=campaign.name), "success")
+            return redirect(url_for("leads.recycling"))
+    campaigns = services.list_campaigns()
+    return render("leads/recycling.html", rules=services.recycle_rules(), error=error, form=request.form,
+                  campaigns=[(c, services.campaign_status_codes(c)) for c in campaigns],
+                  delays=services.RECYCLE_DELAYS), (400 if error else 200)
+
+
+@bp.post("/recycling/<int:rule_id>/active")
+@require(Permission.MANAGE_LEADS)
+def recycling_active(rule_id: int):
+    rule = get_or_404(RecycleRule, rule_id)
+    services.set_recycle_rule_active(rule, request.form.get("active") == "1")
+    flash(_("Rule turned on.") if rule.active else _("Rule turned off."), "success")
+    return redirect(url_for("leads.recycling"))
+
+
+@bp.post("/recycling/<int:rule_id>/delete")
+@require(Permission.MANAGE_LEADS)
+def recycling_delete(rule_id: int):
+    services.delete_recycle_rule(get_or_404(RecycleRule, rule_id))
+    flash(_("Rule deleted."), "success")
+    return redirect(url_for("leads.recycling"))
+
+
 @bp.get("/contacts/export.<fmt>")
 @require(Permission.EXPORT_DATA)
 def directory_export(fmt: str):
-    query = services.DirectoryQuery(text=request.args.get("q", ""), status=request.args.get("status", ""),
-                                    campaign_id=_int_arg("campaign_id"))
-    rows = services.search_rows(query, _region())
+    rows = services.search_rows(services.DirectoryQuery.from_args(request.args), _region())
     stamp = dt.date.today().isoformat()
     if fmt == "csv":
         return _csv_response(rows, f"contacts-{stamp}.csv")

@@ -425,3 +425,118 @@ def test_mapping_is_guessed_again_for_another_sheet(client, world, lists, queued
                                               "has_header": "1", "col_0": "phone_number", "col_1": "last_name",
                                               "strategy": "ignore", "dedup_keys": "phone", "dedup_scope": "campaign"})
     assert response.status_code == 200 and queued == []
+
+
+def _campaign_statuses(tenant_id: int, campaign_id: int, codes: tuple[str, ...]) -> None:
+    from app.campaigns.models import CampaignStatus
+
+    with tenant_scope(tenant_id):
+        Session.add_all([CampaignStatus(campaign_id=campaign_id, code=code, name=code) for code in codes])
+        Session.commit()
+
+
+def test_recycling_rules_screen(client, world, lists):
+    from app.leads.models import RecycleRule
+
+    _campaign_statuses(world.a.id, lists["a"].campaign_id, ("NA", "B"))
+    token = admin_client(client, world)
+    page = client.get("/leads/recycling").get_data(as_text=True)
+    assert f'value="{lists["a"].campaign_id}:NA"' in page and "/leads/recycling" in page
+    target = f"{lists['a'].campaign_id}:NA"
+    response = client.post("/leads/recycling", data={"csrf_token": token, "target": target, "delay": "1440",
+                                                     "max_recycles": "3", "priority": "high"})
+    assert response.status_code == 302
+    # the same status again changes the rule; a custom delay in hours
+    response = client.post("/leads/recycling", data={"csrf_token": token, "target": target, "delay": "custom",
+                                                     "delay_custom": "3", "delay_unit": "hours", "max_recycles": "10",
+                                                     "priority": "low"})
+    assert response.status_code == 302
+    with tenant_scope(world.a.id):
+        rules = Session.scalars(sa.select(RecycleRule)).all()
+        assert [(r.status, r.delay_minutes, r.max_recycles, r.priority, r.active) for r in rules] == [
+            ("NA", 180, 10, "low", True)]
+        rule_id = rules[0].id
+        Session.commit()
+    page = client.get("/leads/recycling").get_data(as_text=True)
+    assert "3 hours" in page and "10 times" in page
+    assert client.post(f"/leads/recycling/{rule_id}/active", data={"csrf_token": token, "active": "0"}).status_code == 302
+    with tenant_scope(world.a.id):
+        assert Session.get(RecycleRule, rule_id, populate_existing=True).active is False
+        Session.commit()
+    assert client.post(f"/leads/recycling/{rule_id}/delete", data={"csrf_token": token}).status_code == 302
+    with tenant_scope(world.a.id):
+        assert Session.scalars(sa.select(RecycleRule)).all() == []
+        Session.commit()
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"target": "{c}:XX"}, "Choose a status of this campaign."),
+    ({"delay": "custom", "delay_custom": ""}, "The delay is between 1 minute and 90 days."),
+    ({"delay": "custom", "delay_custom": "91", "delay_unit": "days"}, "The delay is between 1 minute and 90 days."),
+    ({"max_recycles": "11"}, "The number of recycles is between 1 and 10."),
+    ({"max_recycles": "0"}, "The number of recycles is between 1 and 10."),
+    ({"priority": "urgent"}, "Choose a priority."),
+])
+def test_recycling_rules_refuse_bad_input(client, world, lists, form, message):
+    from app.leads.models import RecycleRule
+
+    _campaign_statuses(world.a.id, lists["a"].campaign_id, ("NA",))
+    token = admin_client(client, world)
+    data = {"csrf_token": token, "target": f"{lists['a'].campaign_id}:NA", "delay": "60", "max_recycles": "3",
+            "priority": "normal", **{k: v.format(c=lists["a"].campaign_id) for k, v in form.items()}}
+    response = client.post("/leads/recycling", data=data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True) and 'role="alert"' in response.get_data(as_text=True)
+    with tenant_scope(world.a.id):
+        assert Session.scalars(sa.select(RecycleRule)).all() == []
+        Session.commit()
+
+
+def test_recycling_rules_are_tenant_isolated(client, world, lists):
+    from app.leads.models import RecycleRule
+
+    _campaign_statuses(world.a.id, lists["a"].campaign_id, ("NA",))
+    with tenant_scope(world.a.id):
+        rule = RecycleRule(campaign_id=lists["a"].campaign_id, status="NA", delay_minutes=60, max_recycles=2)
+        Session.add(rule)
+        Session.commit()
+        rule_id = rule.id
+    token = admin_client(client, world, tenant="b")
+    assert "NA" not in client.get("/leads/recycling").get_data(as_text=True)
+    assert client.post(f"/leads/recycling/{rule_id}/active", data={"csrf_token": token, "active": "0"}).status_code == 404
+    assert client.post(f"/leads/recycling/{rule_id}/delete", data={"csrf_token": token}).status_code == 404
+    response = client.post("/leads/recycling", data={"csrf_token": token, "target": f"{lists['a'].campaign_id}:NA",
+                                                     "delay": "60", "max_recycles": "3", "priority": "normal"})
+    assert response.status_code == 404
+    with tenant_scope(world.a.id):
+        kept = Session.get(RecycleRule, rule_id, populate_existing=True)
+        assert (kept.active, kept.max_recycles) == (True, 2)
+        Session.commit()
+
+
+def test_directory_filters_by_last_call_and_agent(client, world, lists):
+    import datetime as dt
+
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    agent = world.a.users["agent"]
+    with tenant_scope(world.a.id):
+        leads = {lead.last_name: lead for lead in Session.scalars(sa.select(Lead))}
+        leads["Martin"].last_attempt_at = dt.datetime(2026, 11, 2, 10, tzinfo=dt.UTC)
+        leads["Martin"].user_aff = agent.id
+        leads["Bernard"].last_attempt_at = dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)
+        Session.commit()
+    admin_client(client, world)
+
+    def names(**args) -> set[str]:
+        page = client.get("/leads/contacts", query_string=args).get_data(as_text=True)
+        rows = page.split('id="contact-rows"', 1)[1]  # the results, not the search box
+        return {name for name in ("Martin", "Bernard", "Petit") if name in rows}
+
+    assert names(called_from="2026-11-01", called_to="2026-11-02") == {"Martin"}
+    assert names(called_from="2026-11-03") == {"Bernard"}
+    assert names(agent_id=agent.id) == {"Martin"}
+    assert names(q="Bernard", agent_id=agent.id) == set()
+    export = client.get("/leads/contacts/export.csv", query_string={"called_from": "2026-11-03"}).get_data(as_text=True)
+    assert "Bernard" in export and "Martin" not in export
+    # another tenant's agent id finds nothing
+    assert names(agent_id=world.b.users["agent"].id) == set()
