@@ -75,3 +75,64 @@ def test_split_closes_each_part_on_a_real_node(tmp_path: pathlib.Path) -> None:
     print(f"\nparts written by FreeSWITCH (s): {durations}")
     assert durations[0] == pytest.approx(1.5, abs=0.6) and durations[1] == pytest.approx(1.5, abs=0.6)
     assert durations[2] == pytest.approx(1.5, abs=0.6)
+
+
+def test_dialer_splits_a_long_call_on_a_real_node(world) -> None:
+    """The dialer service on the real node: a recorded call to ``null/`` is answered and
+    sent to the agent's conference; with a 2 s maximum the runner splits it; after the
+    hangup both parts are rows whose WAVs FreeSWITCH wrote."""
+    import sqlalchemy as sa
+
+    from app.extensions import Session
+    from app.realtime import bus
+    from app.recordings.models import Recording
+    from telephony.dialer.service import DialerService, FreeSwitchBackends
+    from telephony.freeswitch.nodes import FreeSwitchNode
+    from tenants.scoping import tenant_scope
+    from tests.dialer_db.conftest import OPEN, make_campaign
+    from tests.dialer_fs.test_freeswitch_dialer import FakeClock, _call, _clear_bus, _run_until, _stop
+
+    _clear_bus()
+    tenant_id, agent = world.a.id, world.a.users["agent"]
+    campaign = make_campaign(tenant_id, "Longs appels réels", leads=1, recording=True)
+    esl = FreeSwitchNode.from_esl_setting(ESL, name="fs-it")
+    node = FreeSwitchNode(name=esl.name, host=esl.host, port=esl.port, password=esl.password,
+                          dial_template="null/{destination}")
+    backends = FreeSwitchBackends([node], connect_wait_s=5, backoff_initial=0.2, backoff_max=1.0,
+                                  recordings_dir=RECORDINGS)
+    call_id = str(uuid.uuid4())
+    ids = iter([call_id])
+    service = DialerService(clock=FakeClock(), tenant_ids=[tenant_id], epoch_wall=OPEN.timestamp(),
+                            discover_every_s=3600, backends=backends, new_call_id=lambda: next(ids))
+    base = f"{RECORDINGS.rstrip('/')}/{tenant_id}/{call_id}"
+    try:
+        service.discover()
+        bus.mark_alive(tenant_id, agent.id)
+        bus.send_command(bus.AgentCommand("login", tenant_id, campaign.id, agent.id))
+        runner = service.held[campaign.id].runner
+        _run_until(service, lambda: call_id in runner.backend.parts._live, tenant_id, agent.id)  # answered
+        runner.backend.parts._load_limit = lambda: 2.0  # the tenant's setting is in minutes: 2 s here
+        runner.backend.parts._limit_read_at = None
+        _run_until(service, lambda: runner.backend.parts.part(call_id) == 2, tenant_id, agent.id)
+        runner.backend.parts._load_limit = lambda: None
+        runner.backend.parts._limit_read_at = None
+        gevent.sleep(1.0)
+        backends.control.hangup(call_id)
+        # the customer was in the agent's conference: the call closes with the disposition
+        _run_until(service, lambda: call_id not in backends.control.tracker.calls, tenant_id, agent.id)
+        bus.send_command(bus.AgentCommand("disposition", tenant_id, campaign.id, agent.id, status="VT",
+                                          call_id=call_id))
+        _run_until(service, lambda: getattr(_call(tenant_id, call_id), "ended_at", None) is not None,
+                   tenant_id, agent.id)
+    finally:
+        _stop(service)
+    with tenant_scope(tenant_id):
+        rows = Session.scalars(sa.select(Recording).where(Recording.call_id == uuid.UUID(call_id))
+                               .order_by(Recording.part)).all()
+        parts = [(r.part, r.status, r.source_path) for r in rows]
+        Session.rollback()
+    assert parts == [(1, "pending", f"{base}.wav"), (2, "pending", f"{base}-p2.wav")]
+    for _, _, path in parts:
+        wav = pathlib.Path(path)
+        assert wav.is_file() and wav.stat().st_size > 44, f"FreeSWITCH wrote no {wav}"
+        wav.unlink()
