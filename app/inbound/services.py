@@ -30,7 +30,7 @@ from app.inbound.models import (
 from app.leads.phones import normalize_phone
 
 # An audio file or stream FreeSWITCH can play; no blanks (one dialplan argument).
-_AUDIO = re.compile(r"^[A-Za-z0-9_.:/\-%()@+=]{1,255}$")
+_AUDIO = re.compile(r"^[A-Za-z0-9_.:/\-%(),;@+=]{1,255}$")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 DIGITS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 

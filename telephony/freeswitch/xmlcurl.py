@@ -245,7 +245,7 @@ def _destination_actions(tenant_id: int, target: str, target_id: int | None, val
     return [("transfer", f"{target}-{int(target_id)} XML {tenant_context(tenant_id)}")]
 
 
-_AUDIO = re.compile(r"^[A-Za-z0-9_.:/\-%()@+=]{1,255}$")
+_AUDIO = re.compile(r"^[A-Za-z0-9_.:/\-%(),;@+=]{1,255}$")
 
 
 def render_did(route: DidRoute) -> str:
