@@ -28,6 +28,7 @@ from app.campaigns.models import (
     CampaignGroup,
     CampaignStatus,
     DialMode,
+    PauseCode,
     PauseMode,
     ScriptVersion,
 )
@@ -40,8 +41,9 @@ from app.leads.models import CustomField, Lead, LeadList
 from app.leads.phones import normalize_phone
 from app.realtime import bus
 
-# No campaign setting exists yet for the wrap-up length: the countdown aims at this.
-WRAPUP_TARGET_S = 30
+WRAPUP_TARGET_S = 30  # a campaign without its own wrap-up length (``Campaign.wrapup_s``)
+PREVIEW_SKIP_DELAY = dt.timedelta(minutes=30)  # a skipped preview lead comes back after the others
+TRANSFER_KINDS = ("agent", "external", "queue")
 PHONE_WEBRTC = "webrtc"
 PHONE_SIP = "sip"
 SIP_CREDENTIAL_TTL_S = 12 * 3600
@@ -306,6 +308,101 @@ def check_manual_dial(campaign: Campaign, query: str, now: dt.datetime | None = 
     return lead, compliance_services.check_lead(campaign, lead, now or utcnow())
 
 
+def wrapup_target(campaign: Campaign) -> int:
+    return int(getattr(campaign, "wrapup_s", None) or WRAPUP_TARGET_S)
+
+
+def find_campaign_leads(campaign: Campaign, query: str, region: str = "FR", limit: int = 8) -> list[Lead]:
+    """Leads of the campaign's lists named by id, phone number, name or company."""
+    query = (query or "").strip()
+    if not query:
+        return []
+    if query.isdigit() and len(query) < 10:
+        lead = find_campaign_lead(campaign, query)
+        return [lead] if lead is not None else []
+    stmt = lead_services.DirectoryQuery(text=query, campaign_id=campaign.id).apply(
+        sa.select(Lead), region)
+    return list(Session.scalars(stmt.order_by(Lead.id).limit(limit)))
+
+
+def _require_ready(user: User, campaign: Campaign) -> None:
+    state = current_state(user)
+    if state_campaign_id(state) != campaign.id or state.get("state") != "ready":
+        raise AgentError(_l("Be ready (not paused, not in a call) to dial."))
+
+
+def request_dial(user: User, campaign: Campaign, lead: Lead, now: dt.datetime | None = None) -> Decision:
+    """MANUEL / PREVIEW: the compliance decision for this lead now (a refusal is
+    logged); when allowed, the dialer is asked to call it for this agent. The dialer
+    screens the lead again before it dials and reports a late refusal on the page."""
+    if campaign.dial_mode not in MANUAL_MODES:
+        raise AgentError(_l("This campaign dials automatically."))
+    _require_ready(user, campaign)
+    decision = compliance_services.check_lead(campaign, lead, now or utcnow())
+    if decision.allowed:
+        bus.send_command(bus.AgentCommand("dial", user.tenant_id, campaign.id, user.id, lead_id=lead.id))
+    return decision
+
+
+def next_preview_lead(user: User, campaign: Campaign) -> Lead | None:
+    """PREVIEW: the next lead the hopper hands out (screened and reserved for a while,
+    so that no other agent sees it meanwhile)."""
+    from telephony.dialer.hopper import Hopper
+
+    if campaign.dial_mode != DialMode.PREVIEW:
+        raise AgentError(_l("This campaign does not work in preview."))
+    taken = Hopper(campaign.id, clock=lambda: utcnow()).take(1)
+    return get_lead(taken[0].lead_id) if taken else None
+
+
+def skip_preview_lead(user: User, campaign: Campaign, lead: Lead, now: dt.datetime | None = None) -> None:
+    """The agent passes on a preview lead: back to the hopper behind the others, and
+    the skip is kept in the lead's history."""
+    lead.next_attempt_at = (now or utcnow()) + PREVIEW_SKIP_DELAY
+    lead_services.add_timeline(lead, "preview_skipped", str(_l("Skipped in preview")), user_id=user.id,
+                               data={"campaign_id": campaign.id})
+
+
+def transfer_call(user: User, campaign: Campaign, call_id: str, kind: str, target: str, warm: bool) -> str:
+    """Ask the dialer to hand the agent's current call on. The target is checked here
+    (an agent of this tenant on the campaign, a valid number); the dialer checks that
+    the target agent is ready and the media server does the rest. Returns the target
+    as the dialer gets it."""
+    require_current_call(user, campaign, call_id)
+    target = (target or "").strip()
+    if kind == "agent":
+        other = Session.scalar(sa.select(User).where(User.id == int(target))) if target.isdigit() else None
+        if other is None or other.id == user.id or other not in transfer_agents(user, campaign):
+            raise AgentError(_l("Choose an agent of this campaign."))
+    elif kind == "external":
+        phone = normalize_phone(target).e164
+        if phone is None:
+            raise AgentError(_l("%(number)s is not a valid phone number.", number=target))
+        target = phone
+    elif kind == "queue":
+        raise AgentError(_l("Transfers to a queue are not available yet."))
+    else:
+        raise AgentError(_l("Unknown transfer."))
+    bus.send_command(bus.AgentCommand("transfer", user.tenant_id, campaign.id, user.id, call_id=call_id,
+                                      target=target, transfer_kind=kind, warm=warm))
+    return target
+
+
+def finish_transfer(user: User, campaign: Campaign, call_id: str, complete: bool) -> None:
+    require_current_call(user, campaign, call_id)
+    kind = "transfer_complete" if complete else "transfer_cancel"
+    bus.send_command(bus.AgentCommand(kind, user.tenant_id, campaign.id, user.id, call_id=call_id))
+
+
+def transfer_agents(user: User, campaign: Campaign) -> list[User]:
+    """Other agents logged in to this campaign now (live state), by name."""
+    live = {agent_id for agent_id, state in bus.all_agents(user.tenant_id).items()
+            if state_campaign_id(state) == campaign.id and agent_id != user.id}
+    if not live:
+        return []
+    return list(Session.scalars(sa.select(User).where(User.id.in_(live)).order_by(User.display_name)))
+
+
 def due_callbacks(user: User, now: dt.datetime | None = None) -> list[Callback]:
     return callback_services.agent_callbacks(user.id, until=(now or utcnow()) + dt.timedelta(hours=12))
 
@@ -348,6 +445,7 @@ class Indicators:
     talk_s: float = 0.0
     sales: int = 0
     callbacks_due: int = 0
+    pauses: list[tuple[str, str, float]] = field(default_factory=list)  # (code, name, seconds) today
 
     @property
     def conversion(self) -> float:
@@ -371,4 +469,26 @@ def indicators(user: User, zone: str = "Europe/Paris", now: dt.datetime | None =
                                     CampaignStatus.code == Call.disposition))
         .where(mine, CampaignStatus.sale.is_(True))) or 0
     due = len([c for c in callback_services.agent_callbacks(user.id, until=now or utcnow())])
-    return Indicators(calls=int(calls), talk_s=float(talk), sales=int(sales), callbacks_due=due)
+    return Indicators(calls=int(calls), talk_s=float(talk), sales=int(sales), callbacks_due=due,
+                      pauses=pause_times(user, since, now or utcnow()))
+
+
+def pause_times(user: User, since: dt.datetime, now: dt.datetime) -> list[tuple[str, str, float]]:
+    """Time paused since ``since`` by pause code, longest first, from the agent's
+    recorded states (a pause still open counts up to now)."""
+    from app.supervision.models import AgentStateSpan
+
+    start = sa.func.greatest(AgentStateSpan.started_at, since)
+    end = sa.func.least(sa.func.coalesce(AgentStateSpan.ended_at, now), now)
+    seconds = sa.func.sum(sa.func.extract("epoch", end - start))
+    rows = Session.execute(
+        sa.select(AgentStateSpan.pause_code, seconds)
+        .where(AgentStateSpan.agent_id == user.id, AgentStateSpan.state == "paused",
+               AgentStateSpan.started_at < now,
+               sa.or_(AgentStateSpan.ended_at.is_(None), AgentStateSpan.ended_at > since))
+        .group_by(AgentStateSpan.pause_code).order_by(seconds.desc())).all()
+    codes = [code for code, _ in rows if code]
+    names = {code: name for code, name in Session.execute(
+        sa.select(PauseCode.code, PauseCode.name).where(PauseCode.code.in_(codes)))} if codes else {}
+    return [(code or "", names.get(code or "", code or str(_l("Pause"))), float(total))
+            for code, total in rows if total and total > 0]

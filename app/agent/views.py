@@ -43,6 +43,7 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 register_nav(SECTION_WORK, NavItem(_l("Workspace"), "agent.workspace", Permission.AGENT_WORKSPACE, "phone"))
 
 SESSION_KEY = "agent_workspace"
+PREVIEW_KEY = "agent_preview_lead"
 
 
 @bp.app_template_global("agent_now")
@@ -110,7 +111,9 @@ def workspace():
     return render("agent/workspace.html", campaign=campaign, screen=services.lead_screen(g.user, campaign, state),
                   phone=_joined().get("phone"), sip_configured=bool(sip_domain and sip_ws),
                   callbacks=services.due_callbacks(g.user), indicators=_indicators(),
-                  unread=messaging.unread_count(g.user), wrapup_target=services.WRAPUP_TARGET_S,
+                  unread=messaging.unread_count(g.user), wrapup_target=services.wrapup_target(campaign),
+                  preview=services.get_lead(session.get(PREVIEW_KEY)) if campaign.dial_mode == "PREVIEW" else None,
+                  transfer_agents=services.transfer_agents(g.user, campaign),
                   full_bleed=True, sidebar_state="collapsed")
 
 
@@ -277,6 +280,121 @@ def dial_check():
     return render_template("agent/_dial_check.html", lead=lead, decision=decision, labels=REASON_LABELS)
 
 
+def _region() -> str:
+    return getattr(g.tenant, "country", None) or "FR"
+
+
+def _dial(campaign: Campaign, lead) -> tuple[str, int]:
+    try:
+        decision = services.request_dial(g.user, campaign, lead)
+    except services.AgentError as error:
+        return _notice(error.message)
+    return render_template("agent/_dial_check.html", lead=lead, decision=decision, labels=REASON_LABELS,
+                           dialling=decision.allowed), 200
+
+
+@bp.post("/dial")
+@require(Permission.AGENT_WORKSPACE)
+def dial():
+    """MANUEL: the agent names a lead (id, number, name): one match is checked and
+    dialled, several are listed to choose from."""
+    campaign = _require_campaign()
+    if campaign.dial_mode not in services.MANUAL_MODES:
+        return _notice(_("This campaign dials automatically."))
+    lead_id = request.form.get("lead_id", "")
+    if lead_id:
+        leads = [lead] if (lead := services.find_campaign_lead(campaign, lead_id)) is not None else []
+    else:
+        leads = services.find_campaign_leads(campaign, request.form.get("lead", ""), _region())
+    if not leads:
+        return _notice(_("No lead of this campaign matches."))
+    if len(leads) > 1:
+        return render_template("agent/_dial_matches.html", leads=leads), 200
+    return _dial(campaign, leads[0])
+
+
+def _preview_campaign() -> Campaign:
+    campaign = _require_campaign()
+    if campaign.dial_mode != "PREVIEW":
+        abort(409)
+    return campaign
+
+
+def _next_preview(campaign: Campaign):
+    lead = services.next_preview_lead(g.user, campaign)
+    session[PREVIEW_KEY] = lead.id if lead is not None else None
+    return render_template("agent/_preview.html", preview=lead, fetched=True)
+
+
+@bp.post("/preview/next")
+@require(Permission.AGENT_WORKSPACE)
+def preview_next():
+    """PREVIEW: the next lead from the hopper (kept until accepted or skipped)."""
+    campaign = _preview_campaign()
+    current = services.get_lead(session.get(PREVIEW_KEY))
+    if current is not None:
+        return render_template("agent/_preview.html", preview=current, fetched=True)
+    return _next_preview(campaign)
+
+
+def _previewed(campaign: Campaign):
+    lead = services.get_lead(session.get(PREVIEW_KEY))
+    if lead is None or str(lead.id) != request.form.get("lead_id", ""):
+        return None
+    return lead
+
+
+@bp.post("/preview/accept")
+@require(Permission.AGENT_WORKSPACE)
+def preview_accept():
+    campaign = _preview_campaign()
+    lead = _previewed(campaign)
+    if lead is None:
+        return _notice(_("This lead is no longer in your preview."))
+    body, status = _dial(campaign, lead)
+    if status == 200:
+        session.pop(PREVIEW_KEY, None)
+    return body, status
+
+
+@bp.post("/preview/skip")
+@require(Permission.AGENT_WORKSPACE)
+def preview_skip():
+    campaign = _preview_campaign()
+    lead = _previewed(campaign)
+    if lead is None:
+        return _notice(_("This lead is no longer in your preview."))
+    services.skip_preview_lead(g.user, campaign, lead)
+    return _next_preview(campaign)
+
+
+@bp.post("/transfer")
+@require(Permission.AGENT_WORKSPACE)
+def transfer():
+    campaign = _require_campaign()
+    kind = request.form.get("kind", "")
+    target = request.form.get("agent_id" if kind == "agent" else "number", "")
+    warm = request.form.get("warm") in ("1", "on", "true")
+    try:
+        services.transfer_call(g.user, campaign, request.form.get("call_id", ""), kind, target, warm)
+    except services.AgentError as error:
+        return _notice(error.message)
+    message = _("Consulting: talk with them, then complete or cancel the transfer.") if warm else \
+        _("Transfer asked.")
+    return _notice(message, "success", 200)
+
+
+@bp.post("/transfer/<any(complete, cancel):step>")
+@require(Permission.AGENT_WORKSPACE)
+def transfer_step(step: str):
+    campaign = _require_campaign()
+    try:
+        services.finish_transfer(g.user, campaign, request.form.get("call_id", ""), step == "complete")
+    except services.AgentError as error:
+        return _notice(error.message)
+    return _notice(_("Transfer completed.") if step == "complete" else _("Back with your customer."), "success", 200)
+
+
 @bp.get("/callbacks")
 @require(Permission.AGENT_WORKSPACE)
 def callbacks():
@@ -339,10 +457,11 @@ def stream():
         if call_changed:  # what the agent needs first when a call arrives
             parts += [("lead", render_template("agent/_lead.html", screen=screen)),
                       ("script", render_template("agent/_script.html", screen=screen))]
+        target = services.wrapup_target(_campaign)
         parts += [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
-                                            wrapup_target=services.WRAPUP_TARGET_S)),
-                  ("dispo", render_template("agent/_dispo.html", screen=screen,
-                                            wrapup_target=services.WRAPUP_TARGET_S))]
+                                            wrapup_target=target)),
+                  ("dispo", render_template("agent/_dispo.html", screen=screen, wrapup_target=target,
+                                            transfer_agents=services.transfer_agents(user, _campaign)))]
         return parts
 
     def side_parts(_campaign: Campaign) -> list[tuple[str, str]]:
@@ -350,8 +469,9 @@ def stream():
                 ("indicators", render_template("agent/_indicators.html", indicators=services.indicators(user, zone)))]
 
     def refused_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
+        reason = REASON_LABELS.get(event.get("reason_code") or "", event.get("reason"))
         return [("notice", render_template("agent/_notice.html", kind="warning",
-                                           message=_("The dialer refused: %(reason)s", reason=event.get("reason"))))]
+                                           message=_("The dialer refused: %(reason)s", reason=reason)))]
 
     def message_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
         message = messaging.get_message_for(user, int(event.get("message_id") or 0))

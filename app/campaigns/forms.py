@@ -123,6 +123,11 @@ class CampaignForm(FlaskForm):
     script_id = SelectField(_l("Script"), coerce=int, default=0)
     pause_mode = RadioField(_l("Pause codes"), default=PauseMode.OPTIONAL.value,
                             choices=[SelectChoice(k.value, v) for k, v in PAUSE_MODE_LABELS.items()])
+    wrapup_s = IntegerField(_l("Wrap-up time (seconds)"), default=30, validators=[Optional(), NumberRange(5, 900)],
+                            description=_l("The countdown agents see after each call."))
+    wrapup_status = SelectField(_l("When the wrap-up time runs out"), default="",
+                                description=_l("The next call always waits for the disposition; with a status, "
+                                               "the dialer sets it when the time runs out."))
     agents = MultiCheckboxField(_l("Assigned agents"), coerce=int)
     groups = MultiCheckboxField(_l("Assigned groups"), coerce=int)
     prospecting = BooleanField(_l("Prospecting campaign"), default=True,

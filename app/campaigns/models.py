@@ -72,6 +72,7 @@ class Campaign(TenantScoped, Timestamped, Base):
         sa.CheckConstraint("dial_speed BETWEEN 0 AND 10", name="dial_speed"),
         sa.CheckConstraint("abandon_target > 0 AND abandon_target <= 0.03", name="abandon_target"),
         sa.CheckConstraint("attempt_limit IS NULL OR attempt_limit >= 0", name="attempt_limit"),
+        sa.CheckConstraint("wrapup_s BETWEEN 5 AND 900", name="wrapup_s"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -106,6 +107,10 @@ class Campaign(TenantScoped, Timestamped, Base):
     script_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("scripts.id", ondelete="SET NULL"))
     pause_mode: so.Mapped[str] = so.mapped_column(sa.String(10), default=PauseMode.OPTIONAL,
                                                   server_default=PauseMode.OPTIONAL.value)
+    # Wrap-up (A5): its length, and the status the dialer sets when it runs out (None:
+    # the agent's next call waits for their disposition however long it takes).
+    wrapup_s: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=30, server_default="30")
+    wrapup_status: so.Mapped[str | None] = so.mapped_column(sa.String(3))
 
     statuses: so.Mapped[list[CampaignStatus]] = so.relationship(
         back_populates="campaign", order_by="CampaignStatus.position", cascade="all, delete-orphan",

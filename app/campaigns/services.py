@@ -85,7 +85,7 @@ DEFAULT_HOURS: dict[str, list[list[str]]] = {
 SETTING_FIELDS: tuple[str, ...] = (
     "name", "dial_mode", "trunk_id", "caller_id", "local_presence", "dids", "recording", "dial_order",
     "attempt_limit", "min_attempt_spacing", "refusal_delay", "hours_data", "amd", "dial_speed",
-    "abandon_target", "script_id", "pause_mode", "prospecting", "existing_contract",
+    "abandon_target", "script_id", "pause_mode", "prospecting", "existing_contract", "wrapup_s", "wrapup_status",
 )
 
 

@@ -92,6 +92,10 @@ def _choose(form: CampaignForm, campaign: Campaign | None) -> None:
     trunks = Session.scalars(sa.select(Trunk).where(Trunk.enabled.is_(True)).order_by(Trunk.name))
     form.trunk_id.choices = [SelectChoice(0, _("Automatic (least-cost routing)"))] + [
         SelectChoice(trunk.id, trunk.name) for trunk in trunks]
+    statuses = ([(s.code, s.name) for s in campaign.statuses if not s.system] if campaign else
+                [(spec.code, spec.name) for spec in services.DEFAULT_STATUSES if not spec.system])
+    form.wrapup_status.choices = [SelectChoice("", _("Nothing: wait for the agent's disposition"))] + [
+        SelectChoice(code, f"{name} ({code})") for code, name in statuses]
     form.script_id.choices = [SelectChoice(0, _("— no script —"))] + [
         SelectChoice(script.id, script.name) for script in Session.scalars(sa.select(Script).order_by(Script.name))]
     agents = Session.scalars(sa.select(User).where(User.active.is_(True), User.role == Role.AGENT)
@@ -176,6 +180,7 @@ def _settings(form: CampaignForm, campaign: Campaign | None) -> dict[str, object
         "abandon_target": float(form.abandon_target_pct.data) / 100, "script_id": form.script_id.data or None,
         "pause_mode": form.pause_mode.data, "prospecting": form.prospecting.data,
         "existing_contract": form.existing_contract.data,
+        "wrapup_s": form.wrapup_s.data or 30, "wrapup_status": form.wrapup_status.data or None,
     }
 
 

@@ -1,7 +1,7 @@
 """The live bus between the web and the dialer service, on Redis.
 
 - Commands (web → dialer): an agent's actions for a campaign (login, ready, pause,
-  disposition, hangup, logout) are pushed on the campaign's command list; the
+  disposition, hangup, logout, dial, transfer) are pushed on the campaign's command list; the
   process that holds the campaign (advisory lock) pops and applies them each step.
 - State (dialer → web): the dialer keeps each agent's state and each campaign's live
   counters in Redis hashes (the wallboard reads these, never the calls table), and
@@ -60,7 +60,12 @@ def phone_key(tenant_id: int, agent_id: int) -> str:
 
 
 # ------------------------------------------------------------------ commands
-COMMAND_KINDS = frozenset({"login", "ready", "pause", "disposition", "hangup", "logout"})
+COMMAND_KINDS = frozenset({"login", "ready", "pause", "disposition", "hangup", "logout",
+                           # MANUEL / PREVIEW: place a call to a lead for this agent
+                           "dial",
+                           # hand the current call on (cold, or warm: consult, then complete or cancel)
+                           "transfer", "transfer_complete", "transfer_cancel"})
+TRANSFER_KINDS = frozenset({"agent", "external", "queue"})
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,18 @@ class AgentCommand:
     status: str | None = None  # disposition code
     call_id: str | None = None  # the call a disposition or hangup is about
     sent_at: float = field(default_factory=time.time)
+    lead_id: int | None = None  # dial: the lead chosen (the dialer screens it again)
+    target: str | None = None  # transfer: agent id, E.164 number or queue id
+    transfer_kind: str | None = None  # transfer: agent | external | queue
+    warm: bool = False  # transfer: consult the target first
 
     def __post_init__(self) -> None:
         if self.kind not in COMMAND_KINDS:
             raise ValueError(f"unknown agent command {self.kind!r}")
+        if self.kind == "dial" and self.lead_id is None:
+            raise ValueError("a dial command names its lead")
+        if self.kind == "transfer" and (self.transfer_kind not in TRANSFER_KINDS or not self.target):
+            raise ValueError("a transfer names its kind (agent, external, queue) and its target")
 
 
 def send_command(command: AgentCommand) -> None:

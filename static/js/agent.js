@@ -68,10 +68,38 @@
     root.setAttribute("data-swapped-" + evt.detail.type, String(Date.now()));
   }
 
+  /* Card payment: pause / resume the call's recording (JSON endpoints of the
+     recordings feature). The button shows the server's answer, never a guess. */
+  function togglePaymentPause(evt) {
+    var button = evt.target.closest ? evt.target.closest("[data-payment-pause]") : null;
+    if (!button || button.disabled) return;
+    var paused = button.getAttribute("aria-pressed") === "true";
+    var url = button.getAttribute(paused ? "data-resume-url" : "data-pause-url");
+    var status = button.parentNode.querySelector("[data-payment-status]");
+    button.disabled = true;
+    fetch(url, { method: "POST", headers: csrfHeaders(), credentials: "same-origin" })
+      .then(function (response) { return response.json().catch(function () { return {}; }); })
+      .then(function (body) {
+        if (body.success) {
+          var nowPaused = !!body.paused;
+          button.setAttribute("aria-pressed", nowPaused ? "true" : "false");
+          button.querySelector("[data-payment-label]").textContent =
+            button.getAttribute(nowPaused ? "data-label-resume" : "data-label-pause");
+          if (status) status.textContent = button.getAttribute(nowPaused ? "data-label-resume" : "data-label-pause");
+        } else if (status) {
+          status.textContent = body.error || "";
+          button.setAttribute("title", body.error || "");
+        }
+      })
+      .catch(function () {})
+      .then(function () { button.disabled = false; });
+  }
+
   if (window.carillonAgent) return;  // a boosted navigation may load this twice
   window.carillonAgent = true;
   window.setInterval(tick, 1000);
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("htmx:sseError", beatWhileDisconnected);
   document.addEventListener("htmx:sseMessage", recordSwap);
+  document.addEventListener("click", togglePaymentPause);
 })();

@@ -17,13 +17,14 @@ wall-clock jump can neither age every call by an hour nor make durations negativ
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from telephony.callcontrol import CallControl, CallEvent, Clock, EventKind, OriginateRequest
+from telephony.callcontrol import CallControl, CallEvent, Clock, EventKind, OriginateRequest, TransferKind
 from telephony.dialer.calls import Agent, AgentState, CallRecord, CallState, IllegalTransition
 from telephony.dialer.pacing import (
     DROP_WINDOW_S,
@@ -169,6 +170,8 @@ class CampaignEngine:
         self._samples_at = -float("inf")
         self._sample_refresh_s = sample_refresh_s
         self._dirty = True
+        self._agent_dialled: set[str] = set()  # MANUEL / PREVIEW calls, each placed for one agent
+        self._consults: dict[str, _Consult] = {}  # warm transfers under way, by call id
         # Inbound calls waiting in the queues this campaign takes (telephony.dialer.inbound
         # sets it each step): pacing counts them as calls waiting (blending).
         self.inbound_waiting = 0
@@ -323,6 +326,12 @@ class CampaignEngine:
         if call.state not in (CallState.DIALLING, CallState.RINGING):
             return
         call.move(CallState.ANSWERED, now)
+        if call.call_id in self._agent_dialled:
+            # its agent has waited since the dial: straight to them, no drop window
+            call.connectable_at = now
+            self._counters.live += 1
+            self._control.bridge_to_agent(call.call_id, call.agent_id)  # type: ignore[arg-type]
+            return
         if not self.settings.amd:
             self._connectable(call, now)  # no detection: every answer is presented
         elif self._turbo and self._ready:
@@ -365,7 +374,19 @@ class CampaignEngine:
     def _on_hangup(self, call: CallRecord, event: CallEvent, now: float) -> None:
         call.ended_at = now
         state = call.state
-        if state is CallState.BRIDGED:
+        consult = self._consults.pop(call.call_id, None)
+        if consult is not None:  # the customer left during a consultation
+            self._control.cancel_consult(call.call_id)  # type: ignore[attr-defined]
+            self._release_consulted(consult, now)
+        if call.call_id in self._agent_dialled and state in (CallState.DIALLING, CallState.RINGING):
+            self._not_reached(call, now, event.cause or "NORMAL_CLEARING")
+            self._release_dialling_agent(call, now)
+        elif call.call_id in self._agent_dialled and state is CallState.ANSWERED:
+            # gone before the bridge completed: the agent who dialled still qualifies it
+            call.move(CallState.BRIDGED, now)
+            self.agents[call.agent_id].move(AgentState.IN_CALL, now)  # type: ignore[index]
+            self._end_talk(call, now, event.cause)
+        elif state is CallState.BRIDGED:
             self._end_talk(call, now, event.cause)
         elif state in (CallState.DIALLING, CallState.RINGING):
             self._not_reached(call, now, event.cause or "NORMAL_CLEARING")
@@ -475,6 +496,7 @@ class CampaignEngine:
     def _finish_if_done(self, call: CallRecord) -> None:
         if call.is_final and call.ended_at is not None:
             del self.calls[call.call_id]
+            self._agent_dialled.discard(call.call_id)
             if self._on_call_finished is not None:
                 self._on_call_finished(call)
 
@@ -583,3 +605,181 @@ class CampaignEngine:
                 f"agent {agent_id} is not logged in to campaign {self.settings.campaign_id}"
             )
         return agent
+
+
+    # ------------------------------------------------- agent-dialled calls
+    def dial_for_agent(self, agent_id: int, lead: LeadToDial) -> CallRecord:
+        """MANUEL / PREVIEW: place a call for this agent. The agent is reserved
+        (ringing) while it rings; an answer is bridged straight to them (no drop window,
+        never an abandon); not reached, the agent is ready again and the call closes
+        with the dialler's own status. Pacing ignores these calls."""
+        now = self.now()
+        self._expire_waiting(now)
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.READY:
+            raise IllegalTransition(f"agent {agent_id} is {agent.state}: only a ready agent dials")
+        s = self.settings
+        call = CallRecord(
+            self._new_call_id(),
+            lead.lead_id,
+            lead.phone_number,
+            CallState.DIALLING,
+            {CallState.QUEUED: now, CallState.DIALLING: now},
+            agent_id=agent_id,
+            data={"dialled_by_agent": str(agent_id)},
+        )
+        self.calls[call.call_id] = call
+        self._agent_dialled.add(call.call_id)
+        self._ready.pop(agent_id, None)
+        agent.move(AgentState.RINGING, now)
+        agent.call_id = call.call_id
+        self._presented_or_talking[agent_id] = now
+        self._counters.dials += 1
+        self._dirty = True
+        self._control.originate(
+            OriginateRequest(
+                call_id=call.call_id,
+                tenant_id=s.tenant_id,
+                campaign_id=s.campaign_id,
+                lead_id=lead.lead_id,
+                destination=lead.phone_number,
+                caller_id=lead.caller_id or s.caller_id,
+                ring_timeout_s=s.ring_timeout_s,
+                amd=False,  # a person dialled it and listens: no detection delay
+                record=s.record,
+                variables={"agent_id": str(agent_id)},
+            )
+        )
+        return call
+
+    def is_agent_dialled(self, call_id: str | None) -> bool:
+        return call_id in self._agent_dialled
+
+    def _release_dialling_agent(self, call: CallRecord, now: float) -> None:
+        agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
+        if agent is None or agent.call_id != call.call_id:
+            return
+        self._presented_or_talking.pop(agent.agent_id, None)
+        agent.call_id = None
+        agent.move(AgentState.READY, now)
+        self._agent_ready(agent)
+
+    # ------------------------------------------------------------ transfers
+    def transfer(self, agent_id: int, kind: TransferKind, target: str, *, warm: bool = False) -> CallRecord:
+        """The agent hands their call on. Cold: at once (to a ready agent of this
+        campaign, who takes it over; to a number or a queue, the agent goes to wrap-up).
+        Warm: the target is consulted first (``complete_transfer`` / ``cancel_transfer``).
+        Every transfer is kept in the call's data for the CDR."""
+        now = self.now()
+        agent = self._agent(agent_id)
+        call = self.calls.get(agent.call_id or "")
+        if agent.state is not AgentState.IN_CALL or call is None or call.state is not CallState.BRIDGED:
+            raise IllegalTransition(f"agent {agent_id} has no call in progress to transfer")
+        if call.call_id in self._consults:
+            raise IllegalTransition("a consultation is already under way: complete or cancel it")
+        target_agent = self._transfer_target(agent_id, kind, target)
+        if warm:
+            self._control.consult(call.call_id, kind, target)  # type: ignore[attr-defined]
+            if target_agent is not None:
+                self._reserve(target_agent, call, now)
+            self._consults[call.call_id] = _Consult(agent_id, kind, target, target_agent)
+            self._note_transfer(call, now, "consult", kind, target, agent_id)
+            self._dirty = True
+            return call
+        self._control.transfer(call.call_id, kind, target)  # type: ignore[attr-defined]
+        self._note_transfer(call, now, "cold", kind, target, agent_id)
+        self._hand_over(call, agent_id, target_agent, now)
+        return call
+
+    def complete_transfer(self, agent_id: int) -> CallRecord:
+        now = self.now()
+        call, consult = self._consult_of(agent_id)
+        self._control.complete_consult(call.call_id)  # type: ignore[attr-defined]
+        del self._consults[call.call_id]
+        self._note_transfer(call, now, "warm", consult.kind, consult.target, agent_id)
+        self._hand_over(call, agent_id, consult.target_agent, now)
+        return call
+
+    def cancel_transfer(self, agent_id: int) -> CallRecord:
+        now = self.now()
+        call, consult = self._consult_of(agent_id)
+        self._control.cancel_consult(call.call_id)  # type: ignore[attr-defined]
+        del self._consults[call.call_id]
+        self._note_transfer(call, now, "cancelled", consult.kind, consult.target, agent_id)
+        self._release_consulted(consult, now)
+        return call
+
+    def consult_of(self, call_id: str | None) -> _Consult | None:
+        return self._consults.get(call_id or "")
+
+    def _consult_of(self, agent_id: int) -> tuple[CallRecord, _Consult]:
+        agent = self._agent(agent_id)
+        consult = self._consults.get(agent.call_id or "")
+        if consult is None or consult.agent_id != agent_id:
+            raise IllegalTransition(f"agent {agent_id} has no consultation under way")
+        return self.calls[agent.call_id], consult  # type: ignore[index]
+
+    def _transfer_target(self, agent_id: int, kind: TransferKind, target: str) -> int | None:
+        if kind is not TransferKind.AGENT:
+            if not target:
+                raise IllegalTransition("a transfer needs a destination")
+            return None
+        try:
+            target_id = int(target)
+        except ValueError:
+            raise IllegalTransition(f"agent id expected, got {target!r}") from None
+        other = self.agents.get(target_id)
+        if target_id == agent_id or other is None or other.agent_id not in self._ready:
+            raise IllegalTransition(f"agent {target} is not ready in this campaign")
+        return target_id
+
+    def _reserve(self, target_id: int, call: CallRecord, now: float) -> None:
+        other = self.agents[target_id]
+        self._ready.pop(target_id, None)
+        other.move(AgentState.RINGING, now)
+        other.call_id = call.call_id
+        self._presented_or_talking[target_id] = now
+
+    def _release_consulted(self, consult: _Consult, now: float) -> None:
+        if consult.target_agent is None:
+            return
+        other = self.agents.get(consult.target_agent)
+        if other is None or other.state is not AgentState.RINGING:
+            return
+        self._presented_or_talking.pop(other.agent_id, None)
+        other.call_id = None
+        other.move(AgentState.READY, now)
+        self._agent_ready(other)
+
+    def _hand_over(self, call: CallRecord, agent_id: int, target_agent: int | None, now: float) -> None:
+        """The call leaves ``agent_id``: to another agent (who takes its wrap-up and
+        disposition), or out of the campaign (its agent qualifies it from wrap-up)."""
+        if target_agent is None:
+            self._end_talk(call, now, None)
+            return
+        other = self.agents[target_agent]
+        if other.state is not AgentState.RINGING:
+            self._reserve(target_agent, call, now)
+        other.move(AgentState.IN_CALL, now)
+        call.agent_id = target_agent
+        agent = self.agents[agent_id]
+        self._presented_or_talking.pop(agent_id, None)
+        agent.call_id = None
+        agent.move(AgentState.WRAP_UP, now)  # nothing to qualify: the call goes on with the other agent
+        agent.move(AgentState.READY, now)
+        self._agent_ready(agent)
+
+    @staticmethod
+    def _note_transfer(call: CallRecord, now: float, mode: str, kind: TransferKind, target: str,
+                       agent_id: int) -> None:
+        done = json.loads(call.data.get("transfers", "[]"))
+        done.append({"at": round(now, 3), "mode": mode, "kind": str(kind), "target": target, "agent_id": agent_id})
+        call.data["transfers"] = json.dumps(done)
+
+
+@dataclass(frozen=True, slots=True)
+class _Consult:
+    agent_id: int  # the agent who asked for the transfer
+    kind: TransferKind
+    target: str
+    target_agent: int | None  # reserved while consulted

@@ -62,6 +62,7 @@ class Hopper:
         self._limits = limits
         self._reservation = reservation
         self._window = window
+        self.last_refusals: dict[int, Decision] = {}  # lead id -> why the last screening refused it
 
     def count_dialable(self, cap: int = 100_000) -> int:
         """Leads of the active lists due now and not final (what the hopper can still
@@ -114,6 +115,26 @@ class Hopper:
                     break
         Session.flush()
         return taken
+
+    def take_lead(self, lead_id: int) -> LeadToDial | str:
+        """One lead an agent chose to dial (MANUEL, PREVIEW): locked, screened by the
+        compliance engine like any other and reserved; or the reason it may not be
+        dialled now (a compliance reason code, ``closed`` or ``in_call``)."""
+        campaign = Session.get(Campaign, self.campaign_id)
+        if campaign is None:
+            return "closed"
+        lists = sa.select(LeadList.id).where(LeadList.campaign_id == campaign.id, LeadList.active)
+        found = self._locked(sa.select(Lead).where(Lead.id == lead_id, Lead.list_id.in_(lists),
+                                                   Lead.status.not_in(_final_codes(campaign))))
+        if not found:
+            return "closed"
+        self.last_refusals.pop(lead_id, None)
+        taken = self._screen(campaign, found, self._clock(), 1)
+        Session.flush()
+        if taken:
+            return taken[0]
+        refusal = self.last_refusals.pop(lead_id, None)
+        return str(refusal.reason) if refusal is not None else "in_call"
 
     # ---------------------------------------------------------------- sources
     def _locked(self, stmt: sa.Select) -> list[Lead]:
@@ -217,6 +238,7 @@ class Hopper:
                 limits=self._limits,
             )
             if not decision.allowed:
+                self.last_refusals[lead.id] = decision
                 record_refusal(log_block, subject, campaign, decision, now)
                 lead.next_attempt_at = _parked_until(decision, now)
                 continue

@@ -9,8 +9,11 @@ import heapq
 import random
 from collections.abc import Sequence, Set
 
+from telephony.callcontrol import CallControlError, EventKind, TransferKind
 from telephony.dialer.engine import CampaignEngine
-from telephony.dialer.simulator import _DISPOSITION, ShiftProfile, Simulator
+from telephony.dialer.simulator import _CALL_EVENT, _DISPOSITION, ShiftProfile, Simulator
+
+HANDED_OUT_S = 1.0  # a call transferred out of the campaign leaves the simulation this soon
 
 DEMO_PROFILE = ShiftProfile(
     agents=0,
@@ -41,6 +44,7 @@ class LiveSimulator(Simulator):
         self._human_codes = list(human_codes) or ["INJ"]
         self._machine_code = machine_code
         self._pick = random.Random(seed + 1)
+        self._consulting: dict[str, tuple[TransferKind, str]] = {}
 
     def set_time(self, t: float) -> None:
         self._t = max(self._t, t)
@@ -61,6 +65,33 @@ class LiveSimulator(Simulator):
         if deadline is not None and deadline <= until:
             engine.poll()
         return delivered
+
+    # ------------------------------------------------------------ transfers
+    def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        """To an agent: the simulated customer goes on talking, now with that agent. To
+        a number or a queue: the call leaves the campaign, and the simulation (which
+        models no third party) ends the customer's leg shortly after the hand-over."""
+        call = self._calls.get(call_id)
+        if call is None or call.agent_id is None:
+            raise CallControlError(f"no call {call_id} with an agent")
+        if kind is TransferKind.AGENT:
+            call.agent_id = int(target)
+        else:
+            self._push(self._t + HANDED_OUT_S, _CALL_EVENT, call_id, EventKind.HANGUP, "NORMAL_CLEARING")
+
+    def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
+        if call_id not in self._calls:
+            raise CallControlError(f"no call {call_id}")
+        self._consulting[call_id] = (kind, target)
+
+    def complete_consult(self, call_id: str) -> None:
+        consult = self._consulting.pop(call_id, None)
+        if consult is None:
+            raise CallControlError(f"call {call_id} has no consultation under way")
+        self.transfer(call_id, *consult)
+
+    def cancel_consult(self, call_id: str) -> None:
+        self._consulting.pop(call_id, None)
 
     def _deliver(self, engine: CampaignEngine, code: int, key: object, payload: object) -> None:
         if code == _DISPOSITION:

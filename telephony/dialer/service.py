@@ -11,6 +11,7 @@ let the engine pace (the hopper hands it leads), write CDRs and lead outcomes, c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from telephony.callcontrol import (
     EventKind,
     OriginateRequest,
     SupervisionMode,
+    TransferKind,
 )
 from telephony.dialer.calls import AgentState, CallRecord, CallState, IllegalTransition
 from telephony.dialer.engine import (
@@ -68,6 +70,8 @@ AUTOMATIC_MODES = frozenset(
         CampaignDialMode.AUTOMATIQUE3,
     }
 )
+# The agent dials (one call at a time, for themself): the runner carries their "dial".
+AGENT_DIALLED_MODES = frozenset({CampaignDialMode.MANUEL, CampaignDialMode.PREVIEW})
 
 
 def settings_for(campaign: Campaign) -> CampaignSettings:
@@ -126,6 +130,22 @@ class _RecordingControl:
             log.warning("message on %s failed: %s", call_id, refused)
             self._backend.hangup(call_id)
 
+    # transfers: a refusal (CallControlError) reaches the agent who asked
+    def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        self._backend.transfer(call_id, kind, target)  # type: ignore[attr-defined]
+
+    def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
+        self._backend.consult(call_id, kind, target)  # type: ignore[attr-defined]
+
+    def complete_consult(self, call_id: str) -> None:
+        self._backend.complete_consult(call_id)  # type: ignore[attr-defined]
+
+    def cancel_consult(self, call_id: str) -> None:
+        try:
+            self._backend.cancel_consult(call_id)  # type: ignore[attr-defined]
+        except CallControlError as refused:
+            log.warning("cancelling the consultation of %s: %s", call_id, refused)
+
 
 # -- backends ------------------------------------------------------------------------
 
@@ -157,6 +177,19 @@ class RunnerBackend(CallControl, Protocol):
         """Mask (``pause``) or unmask (``resume``) the recording: card payments;
         ``split``: close the current part and record on in a new file (transfers)."""
         ...
+
+
+    def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        """Cold transfer of an answered call (``CallControlError`` when refused)."""
+        ...
+
+    def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
+        """Warm transfer, first step: the customer waits, the agent talks with the target."""
+        ...
+
+    def complete_consult(self, call_id: str) -> None: ...
+
+    def cancel_consult(self, call_id: str) -> None: ...
 
 
 class Backends(Protocol):
@@ -257,6 +290,18 @@ class _FreeSwitchCampaignBackend:
 
     def supervise(self, call_id: str, supervisor_id: int, endpoint: str, mode: SupervisionMode) -> str:
         return self._link.control.supervise(call_id, supervisor_id, endpoint, mode)
+
+    def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
+        self._link.control.transfer(call_id, kind, target)
+
+    def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
+        self._link.control.consult(call_id, kind, target)
+
+    def complete_consult(self, call_id: str) -> None:
+        self._link.control.complete_consult(call_id)
+
+    def cancel_consult(self, call_id: str) -> None:
+        self._link.control.cancel_consult(call_id)
 
     def control_recording(self, call_id: str, action: str) -> None:
         try:
@@ -542,6 +587,9 @@ class CampaignRunner:
         self._dialable_at = -float("inf")
         self._published: dict[int, tuple] = {}
         self._pending_logout: set[int] = set()
+        # the campaign's wrap-up: its length, and the status set when it runs out (None: wait)
+        self.wrap_up_s = float(getattr(campaign, "wrapup_s", 0) or 0)
+        self.wrap_up_status: str | None = getattr(campaign, "wrapup_status", None) or None
         for agent_id in virtual_agents:
             self.engine.login(agent_id)
 
@@ -559,6 +607,11 @@ class CampaignRunner:
 
             finish_inbound(self, record)
             return
+        if "transfers" in record.data:  # engine times -> wall times for the CDR
+            transfers = json.loads(record.data["transfers"])
+            for item in transfers:
+                item["at"] = self.wall(float(item["at"])).isoformat()
+            record.data["transfers"] = json.dumps(transfers)
         campaign = Session.get(Campaign, self.campaign_id)
         if campaign is None:
             return
@@ -593,6 +646,7 @@ class CampaignRunner:
                 if ticked:
                     self._last_tick = now
                     self.check_presence()
+                    self.close_expired_wrap_ups()
                     self.engine.tick()
                     if now - self._dialable_at >= DIALABLE_REFRESH_S:
                         self._dialable_at = now
@@ -631,7 +685,7 @@ class CampaignRunner:
                 continue  # never act on another tenant's agent, whatever the list held
             try:
                 self._apply(command)
-            except IllegalTransition as refused:
+            except (IllegalTransition, CallControlError, _DialRefused) as refused:
                 bus.publish(
                     self.tenant_id,
                     {
@@ -639,6 +693,7 @@ class CampaignRunner:
                         "agent_id": command.agent_id,
                         "command": command.kind,
                         "reason": str(refused),
+                        "reason_code": getattr(refused, "code", ""),
                     },
                 )
 
@@ -664,12 +719,54 @@ class CampaignRunner:
             self._logout_if_pending(agent_id)
         elif command.kind == "hangup":
             agent = engine.agents.get(agent_id)
-            if agent is None or agent.call_id is None or agent.state is not AgentState.IN_CALL:
+            # a call the agent dialled may be cancelled while it rings
+            dialling = agent is not None and agent.state is AgentState.RINGING and engine.is_agent_dialled(
+                agent.call_id)
+            if agent is None or agent.call_id is None or (agent.state is not AgentState.IN_CALL and not dialling):
                 raise IllegalTransition("no call to hang up")
-            self.backend.hangup(agent.call_id)
+            self.backend.hangup(agent.call_id, "ORIGINATOR_CANCEL" if dialling else "NORMAL_CLEARING")
+        elif command.kind == "dial":
+            self.dial_for_agent(agent_id, int(command.lead_id or 0))
+        elif command.kind == "transfer":
+            kind = TransferKind(command.transfer_kind or "")
+            if kind is TransferKind.QUEUE:
+                raise IllegalTransition("transfer to a queue is not available yet")
+            call = engine.transfer(agent_id, kind, command.target or "", warm=command.warm)
+            if not command.warm:
+                self.backend.control_recording(call.call_id, "split")
+        elif command.kind == "transfer_complete":
+            call = engine.complete_transfer(agent_id)
+            self.backend.control_recording(call.call_id, "split")
+        elif command.kind == "transfer_cancel":
+            engine.cancel_transfer(agent_id)
         elif command.kind == "logout":
             self._pending_logout.add(agent_id)
             self._logout_if_pending(agent_id)
+
+    def dial_for_agent(self, agent_id: int, lead_id: int) -> None:
+        """MANUEL / PREVIEW: the agent's chosen lead, screened again here (the page's
+        check may be seconds old) and reserved, then dialled for them."""
+        if self.engine.settings.mode not in (DialMode.MANUEL, DialMode.PREVIEW):
+            raise IllegalTransition("this campaign dials automatically")
+        agent = self.engine.agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.READY:
+            raise IllegalTransition("only a ready agent dials")
+        taken = self.hopper.take_lead(lead_id)
+        if isinstance(taken, str):
+            raise _DialRefused(taken)
+        self.engine.dial_for_agent(agent_id, taken)
+
+    def close_expired_wrap_ups(self) -> None:
+        """A wrap-up longer than the campaign's is closed with its default status
+        (when it has one); people only: simulated agents close their own."""
+        if not self.wrap_up_s or not self.wrap_up_status:
+            return
+        now = self.engine.now()
+        for agent_id, agent in list(self.engine.agents.items()):
+            if (agent.state is AgentState.WRAP_UP and agent.call_id is not None
+                    and agent_id not in self.virtual_agents and now - agent.since >= self.wrap_up_s):
+                self.engine.disposition(agent_id, self.wrap_up_status)
+                self._logout_if_pending(agent_id)
 
     def _logout_if_pending(self, agent_id: int) -> None:
         """Log out now if idle; an agent in a call or wrap-up is logged out once the
@@ -696,7 +793,9 @@ class CampaignRunner:
         for agent_id, agent in engine.agents.items():
             seen.add(agent_id)
             call = engine.calls.get(agent.call_id) if agent.call_id else None
-            key = (agent.state, agent.since, agent.pause_code, agent.call_id)
+            consult = engine.consult_of(agent.call_id)
+            consulting = f"{consult.kind}:{consult.target}" if consult and consult.agent_id == agent_id else ""
+            key = (agent.state, agent.since, agent.pause_code, agent.call_id, consulting)
             if self._published.get(agent_id) == key:
                 continue
             self._published[agent_id] = key
@@ -712,6 +811,8 @@ class CampaignRunner:
                     "lead_id": call.lead_id if call and call.lead_id else "",
                     "phone": call.destination if call else "",
                     "virtual": int(agent_id in self.virtual_agents),
+                    "dialled": int(engine.is_agent_dialled(agent.call_id)),  # placed for this agent
+                    "consult": consulting,  # a warm transfer under way: kind:target
                 },
             )
         for agent_id in set(self._published) - seen:
@@ -745,6 +846,17 @@ class CampaignRunner:
             "mode": str(self.engine.settings.mode),
             "updated_at": round(time.time(), 3),
         }
+
+
+class _DialRefused(IllegalTransition):
+    """The dialer would not dial the lead an agent chose; ``code`` says why."""
+
+    MESSAGES = {"closed": "this lead is not in an active list of the campaign, or is closed",
+                "in_call": "a call is already in progress with this lead"}
+
+    def __init__(self, code: str) -> None:
+        super().__init__(self.MESSAGES.get(code, f"compliance: {code}"))
+        self.code = code
 
 
 @dataclass
@@ -784,7 +896,8 @@ class DialerService:
         # purpose, then works inside each campaign's tenant scope.
         with unscoped():
             stmt = sa.select(Campaign).where(
-                Campaign.active, Campaign.archived_at.is_(None), Campaign.dial_mode.in_(list(AUTOMATIC_MODES))
+                Campaign.active, Campaign.archived_at.is_(None),
+                Campaign.dial_mode.in_(list(AUTOMATIC_MODES | AGENT_DIALLED_MODES)),
             )
             if self._tenant_ids is not None:
                 stmt = stmt.where(Campaign.tenant_id.in_(self._tenant_ids))
@@ -813,7 +926,9 @@ class DialerService:
             return
         with tenant_scope(campaign.tenant_id):
             campaign = Session.get(Campaign, campaign.id)
-            agents = self._agents_for(campaign) if self._virtual_agents else []
+            # simulated agents cannot choose a lead: MANUEL / PREVIEW run with people only
+            agents = (self._agents_for(campaign)
+                      if self._virtual_agents and campaign.dial_mode not in AGENT_DIALLED_MODES else [])
             runner = CampaignRunner(
                 campaign, self._clock, seed=campaign.id, virtual_agents=agents, epoch_wall=self._epoch_wall,
                 backends=self.backends, new_call_id=self._new_call_id,

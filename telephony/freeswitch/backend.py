@@ -115,6 +115,21 @@ class SystemClock:
 
 
 @dataclass(slots=True)
+class ConsultLeg:
+    """A warm transfer under way: the customer waits (muted and deaf in the agent's
+    conference) while the agent talks with the target."""
+
+    call_id: str
+    kind: TransferKind
+    target: str
+    conference: str  # the consulting agent's conference
+    node: str
+    leg_uuid: str  # the external leg dialled in, or the target agent's own leg moved in
+    customer_member: str
+    target_conference: str | None = None  # the target agent's conference (agent kind)
+
+
+@dataclass(slots=True)
 class SupervisionLeg:
     supervision_id: str  # the supervisor leg's channel uuid
     call_id: str
@@ -160,6 +175,7 @@ class FreeSwitchCallControl:
         self.tracker = CallTracker(detector)
         self.conferences = ConferenceDirectory()
         self.supervisions: dict[str, SupervisionLeg] = {}
+        self.consults: dict[str, ConsultLeg] = {}  # warm transfers, by customer call id
         self._masked: set[str] = set()  # calls whose recording is masked (card payment)
         self._abandoned: dict[str, set[str]] = {name: set() for name in self.nodes}
         self._lost_timers: dict[str, gevent.Greenlet] = {}
@@ -325,6 +341,100 @@ class FreeSwitchCallControl:
             line = commands.uuid_transfer_extension(call_id, f"queue-{target}", f"tenant-{call.tenant_id}")
             self._api(call, line)
             call.agent_id = None
+
+    def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
+        """Warm transfer, first step. The customer stays in the agent's conference, muted
+        and deaf; an external number is dialled into that conference, or the target
+        agent's own leg is moved into it, so that the two agents talk."""
+        call = self._answered_call(call_id)
+        if call_id in self.consults:
+            raise CallControlError(f"call {call_id} already has a consultation")
+        info = self.conferences.get(call.conference or "")
+        if info is None or call_id not in info.members:
+            raise CallControlError(f"call {call_id} is not in an agent conference")
+        node = self.nodes[info.node]
+        customer = info.members[call_id]
+        if kind is TransferKind.EXTERNAL:
+            leg = str(uuid_module.uuid4())
+            variables = {
+                "origination_uuid": leg,
+                f"{self.prefix}tenant_id": str(call.tenant_id),
+                f"{self.prefix}consult_of": call_id,
+            }
+            dial = node.dial_string(commands.check_number(target))
+            app = f"&conference({info.name}@{node.conference_profile})"
+            consult = ConsultLeg(call_id, kind, target, info.name, info.node, leg, customer)
+            self._mute_member(info.name, info.node, customer, True)
+            try:
+                self.clients[info.node].bgapi(f"originate {commands.format_variables(variables)}{dial} {app}")
+            except EslError as exc:
+                self._mute_member(info.name, info.node, customer, False)
+                raise CallControlError(f"consultation originate failed: {exc}") from exc
+        elif kind is TransferKind.AGENT:
+            if not target.isdigit():
+                raise CallControlError(f"agent id expected, got {target!r}")
+            target_conference = agent_conference_name(call.tenant_id, int(target))
+            leg = self._agent_leg(target_conference)
+            consult = ConsultLeg(call_id, kind, target, info.name, info.node, leg, customer, target_conference)
+            self._mute_member(info.name, info.node, customer, True)
+            self._node_api(info.node, commands.uuid_transfer_inline(
+                leg, [("conference", f"{info.name}@{node.conference_profile}")]))
+        else:
+            raise CallControlError("a queue takes the call at once: transfer it cold")
+        self.consults[call_id] = consult
+
+    def complete_consult(self, call_id: str) -> None:
+        """The customer goes to the consulted party; the consulting agent stays alone
+        in their conference (ready for the next call)."""
+        consult = self._consult(call_id)
+        if consult.kind is TransferKind.EXTERNAL:
+            self._node_api(consult.node, f"uuid_bridge {commands.check_uuid(call_id)} "
+                                         f"{commands.check_uuid(consult.leg_uuid)}")
+            call = self.tracker.get(call_id)
+            if call is not None:
+                call.agent_id = None
+        else:
+            self._return_agent_leg(consult)
+            self.bridge_to_agent(call_id, int(consult.target))
+        del self.consults[call_id]
+
+    def cancel_consult(self, call_id: str) -> None:
+        """Back to the customer: the external leg is hung up (or the target agent's leg
+        goes home), and the customer hears and is heard again."""
+        consult = self.consults.pop(call_id, None)
+        if consult is None:
+            return
+        if consult.kind is TransferKind.EXTERNAL:
+            self._node_api(consult.node, commands.uuid_kill(consult.leg_uuid), strict=False)
+        else:
+            self._return_agent_leg(consult)
+        if self.tracker.get(call_id) is not None:
+            self._mute_member(consult.conference, consult.node, consult.customer_member, False)
+
+    def _consult(self, call_id: str) -> ConsultLeg:
+        consult = self.consults.get(call_id)
+        if consult is None:
+            raise CallControlError(f"call {call_id} has no consultation under way")
+        return consult
+
+    def _agent_leg(self, conference: str) -> str:
+        info = self.conferences.get(conference)
+        if info is None:
+            raise CallControlError(f"no agent leg in conference {conference}: the agent's phone is not connected")
+        others = set(self.tracker.calls) | set(self.supervisions)
+        leg = next((uuid for uuid in info.members if uuid not in others), None)
+        if leg is None:
+            raise CallControlError(f"no agent leg in conference {conference}")
+        return leg
+
+    def _return_agent_leg(self, consult: ConsultLeg) -> None:
+        node = self.nodes[consult.node]
+        self._node_api(consult.node, commands.uuid_transfer_inline(
+            consult.leg_uuid, [("conference", f"{consult.target_conference}@{node.conference_profile}")]))
+
+    def _mute_member(self, conference: str, node: str, member_id: str, on: bool) -> None:
+        for action in (("mute", "deaf") if on else ("unmute", "undeaf")):
+            self._node_api(node, commands.conference_member(conference, action, member_id))
 
     def hold(self, call_id: str, on: bool) -> None:
         call = self._answered_call(call_id)

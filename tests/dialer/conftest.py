@@ -28,6 +28,9 @@ class RecordingControl:
     hangups: list[tuple[str, str, float]] = field(default_factory=list)
     bridges: list[tuple[str, int, float]] = field(default_factory=list)
     messages: list[tuple[str, str, float]] = field(default_factory=list)
+    # transfers: (operation, call id, kind, target); ``refuse`` makes the next one fail
+    transfers: list[tuple[str, str, str, str]] = field(default_factory=list)
+    refuse: str | None = None
 
     def originate(self, request: OriginateRequest) -> None:
         self.originated.append(request)
@@ -40,6 +43,26 @@ class RecordingControl:
 
     def play_message(self, call_id: str, audio: str) -> None:
         self.messages.append((call_id, audio, self.clock.now()))
+
+    def _transfer_op(self, operation: str, call_id: str, kind: object = "", target: str = "") -> None:
+        if self.refuse:
+            from telephony.callcontrol import CallControlError
+
+            reason, self.refuse = self.refuse, None
+            raise CallControlError(reason)
+        self.transfers.append((operation, call_id, str(kind), target))
+
+    def transfer(self, call_id: str, kind: object, target: str) -> None:
+        self._transfer_op("transfer", call_id, kind, target)
+
+    def consult(self, call_id: str, kind: object, target: str) -> None:
+        self._transfer_op("consult", call_id, kind, target)
+
+    def complete_consult(self, call_id: str) -> None:
+        self._transfer_op("complete", call_id)
+
+    def cancel_consult(self, call_id: str) -> None:
+        self.transfers.append(("cancel", call_id, "", ""))
 
 
 class Leads:

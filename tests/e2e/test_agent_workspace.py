@@ -4,7 +4,10 @@ backend), fills the script, schedules a callback, hangs up, dispositions with a
 shortcut key, and receives a supervisor's message — all live over SSE. Prints the
 event-to-page latency; screenshots go to test-artifacts/.
 
-A second test registers the in-page softphone (JsSIP over WebSocket) with a real
+A second test dials a lead by hand in a MANUEL campaign and transfers the answered
+call to a colleague (logged in without a browser); the CDR keeps the transfer.
+
+A third test registers the in-page softphone (JsSIP over WebSocket) with a real
 Kamailio reading the subscriber rows the application writes; it is skipped when
 kamailio is not installed."""
 
@@ -183,6 +186,104 @@ def test_agent_takes_a_call_from_login_to_disposition(live_server, browser_page,
         assert answers.answers == {"owner": True, "heating": "Gaz"}
         callback = Session.scalars(sa.select(Callback)).one()
         assert (callback.agent_id, callback.local_due_at.strftime("%H:%M")) == (desk.agent.id, "10:30")
+        Session.rollback()
+
+
+@pytest.fixture()
+def legal_hours_on_the_web(monkeypatch):
+    """The page's compliance check runs at the dialer's "now" (inside the legal window)."""
+    from app.agent import services as agent_services
+
+    started = time.time()
+    monkeypatch.setattr(agent_services, "utcnow", lambda: DIAL_NOW + dt.timedelta(seconds=time.time() - started))
+
+
+class Colleague:
+    """A second agent logged in to the campaign without a browser: the page's presence
+    beat and login, as the dialer sees them."""
+
+    def __init__(self, tenant_id: int, campaign_id: int, agent_id: int) -> None:
+        self.tenant_id, self.campaign_id, self.agent_id = tenant_id, campaign_id, agent_id
+        self._stop = threading.Event()
+        bus.mark_alive(tenant_id, agent_id)
+        bus.send_command(bus.AgentCommand("login", tenant_id, campaign_id, agent_id))
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(2.0):
+            bus.mark_alive(self.tenant_id, self.agent_id)
+
+    def state(self) -> dict[str, str]:
+        return bus.agent_state(self.tenant_id, self.agent_id)
+
+    def wait_for(self, state: str, timeout: float = 15.0) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state().get("state") == state:
+                return self.state()
+            time.sleep(0.1)
+        raise AssertionError(f"colleague never reached {state}: {self.state()}")
+
+    def send(self, kind: str, **fields) -> None:
+        bus.send_command(bus.AgentCommand(kind, self.tenant_id, self.campaign_id, self.agent_id, **fields))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def test_agent_dials_manually_then_transfers_the_call_to_a_colleague(live_server, browser_page, world, fast_customers,
+                                                                    legal_hours_on_the_web, dialer):
+    desk = make_desk(world.a, "Appels manuels", leads=3, dial_mode="MANUEL")
+    lead = desk.leads[1]
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    colleague = Colleague(desk.tenant_id, desk.campaign.id, world.a.users["supervisor"].id)
+    try:
+        _login(page, live_server, desk.agent.email, world.password)
+        page.goto(f"{live_server}/agent/")
+        page.select_option("select[name=campaign_id]", str(desk.campaign.id))
+        with page.expect_navigation():
+            page.click("[data-testid=agent-login] button[type=submit]")
+        page.wait_for_selector("[data-testid=agent-state] [data-state=ready]", timeout=20_000)
+        colleague.wait_for("ready")
+        # a MANUEL campaign dials nothing by itself
+        page.wait_for_timeout(2_000)
+        assert page.query_selector("[data-testid=agent-state] [data-state=ready]") is not None
+
+        page.fill("[data-testid=manual-dial-lead]", lead.phone_number)
+        page.click("[data-testid=manual-dial-submit]")
+        page.wait_for_selector("[data-testid=dial-check][data-dialling=true]")
+        page.wait_for_selector("[data-testid=agent-state] [data-state=ringing], "
+                               "[data-testid=agent-state] [data-state=in_call]", timeout=10_000)
+        shot(page, "agent_manual_dial")
+        page.wait_for_selector("[data-testid=agent-state] [data-state=in_call]", timeout=20_000)
+        assert lead.last_name in page.inner_text("[data-testid=lead-name]")
+        call_id = page.input_value("#ws-lead input[name=call_id]")
+
+        # cold transfer to the colleague, chosen in the transfer menu
+        page.click("[data-testid=transfer-menu] summary")
+        page.select_option("[data-testid=transfer-agent]", str(colleague.agent_id))
+        shot(page, "agent_transfer")
+        page.click("[data-testid=transfer-submit]")
+        page.wait_for_selector("[data-testid=agent-state] [data-state=ready]", timeout=10_000)
+        taken = colleague.wait_for("in_call")
+        assert taken["call_id"] == call_id and taken["lead_id"] == str(lead.id)
+        colleague.send("hangup")
+        colleague.wait_for("wrap_up")
+        colleague.send("disposition", status="VT", call_id=call_id)
+        colleague.wait_for("ready")
+        assert errors == []
+    finally:
+        colleague.close()
+
+    with tenant_scope(desk.tenant_id):
+        call = Session.scalars(sa.select(Call).where(Call.id == uuid.UUID(call_id))).one()
+        assert (call.lead_id, call.agent_id, call.disposition) == (lead.id, colleague.agent_id, "VT")
+        (transfer,) = json.loads(call.data["transfers"])
+        assert (transfer["mode"], transfer["kind"], transfer["agent_id"]) == ("cold", "agent", desk.agent.id)
         Session.rollback()
 
 
