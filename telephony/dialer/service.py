@@ -70,6 +70,8 @@ AUTOMATIC_MODES = frozenset(
         CampaignDialMode.AUTOMATIQUE3,
     }
 )
+# Inbound only (RÉCEPTION): never dials; its agents take the queues that accept it.
+INBOUND_MODES = frozenset({CampaignDialMode.RECEPTION})
 # The agent dials (one call at a time, for themself): the runner carries their "dial".
 AGENT_DIALLED_MODES = frozenset({CampaignDialMode.MANUEL, CampaignDialMode.PREVIEW})
 
@@ -897,7 +899,7 @@ class DialerService:
         with unscoped():
             stmt = sa.select(Campaign).where(
                 Campaign.active, Campaign.archived_at.is_(None),
-                Campaign.dial_mode.in_(list(AUTOMATIC_MODES | AGENT_DIALLED_MODES)),
+                Campaign.dial_mode.in_(list(AUTOMATIC_MODES | AGENT_DIALLED_MODES | INBOUND_MODES)),
             )
             if self._tenant_ids is not None:
                 stmt = stmt.where(Campaign.tenant_id.in_(self._tenant_ids))

@@ -52,3 +52,37 @@ def test_simulated_callers_reach_agents_and_leave_complete_cdrs(setups):
     counts = bus.queue_day_counts(a.tenant_id, a.queue_id, OPEN.date().isoformat())
     assert int(counts["offered"]) == len(calls)
     assert int(counts["answered"]) >= len(done)
+
+
+def test_an_inbound_only_campaign_is_driven_and_its_agents_take_the_queue(world):
+    """RÉCEPTION: the service holds the campaign (it never dials) so that its agents
+    serve the queues that accept it."""
+    from app.inbound import services
+    from tests.inbound.conftest import make_campaign
+
+    tenant_id = world.a.id
+    with tenant_scope(tenant_id):
+        reception = make_campaign(tenant_id, "Accueil téléphonique", mode="RECEPTION")
+        queue = services.save_queue(None, "Standard", {"simulated_per_hour": 1800, "max_wait_s": 300}, None,
+                                    [reception.id], [])
+        ids = (reception.id, queue.id)
+        Session.commit()
+    reception_id, queue_id = ids
+    clock = FakeClock()
+    service = DialerService(clock=clock, tenant_ids=[tenant_id], epoch_wall=OPEN.timestamp(), discover_every_s=30)
+    try:
+        while clock.t < 120:
+            service.step()
+            clock.t += 0.5
+        assert reception_id in service.held
+        assert service.held[reception_id].runner.engine.counters.dials == 0
+    finally:
+        service.inbound.close()
+        for campaign_id in list(service.held):
+            service.release(campaign_id)
+    with tenant_scope(tenant_id):
+        answered = list(Session.scalars(sa.select(Call).where(Call.queue_id == queue_id, Call.agent_id.is_not(None))))
+        outbound = Session.scalar(sa.select(sa.func.count()).select_from(Call).where(Call.direction == "out"))
+        Session.commit()
+    assert answered and all(c.campaign_id == reception_id for c in answered)
+    assert outbound == 0
