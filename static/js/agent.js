@@ -85,10 +85,13 @@
           button.setAttribute("aria-pressed", nowPaused ? "true" : "false");
           button.querySelector("[data-payment-label]").textContent =
             button.getAttribute(nowPaused ? "data-label-resume" : "data-label-pause");
-          if (status) status.textContent = button.getAttribute(nowPaused ? "data-label-resume" : "data-label-pause");
+          if (status) {
+            status.textContent = nowPaused ? button.getAttribute("data-status-paused") : "";
+            status.hidden = !nowPaused;
+          }
         } else if (status) {
           status.textContent = body.error || "";
-          button.setAttribute("title", body.error || "");
+          status.hidden = !body.error;
         }
       })
       .catch(function () {})

@@ -28,8 +28,10 @@ import sqlalchemy as sa
 from app.calls.models import Call
 from app.campaigns.models import Callback, ScriptAnswer
 from app.extensions import Session, redis
+from app.leads.models import TimelineEvent
 from app.messaging import services as messaging
 from app.realtime import bus
+from app.recordings.models import Recording
 from telephony.dialer import service as dialer_service
 from telephony.dialer.service import DialerService
 from tenants.scoping import tenant_scope
@@ -235,7 +237,7 @@ class Colleague:
 
 def test_agent_dials_manually_then_transfers_the_call_to_a_colleague(live_server, browser_page, world, fast_customers,
                                                                     legal_hours_on_the_web, dialer):
-    desk = make_desk(world.a, "Appels manuels", leads=3, dial_mode="MANUEL")
+    desk = make_desk(world.a, "Appels manuels", leads=3, dial_mode="MANUEL", recording=True)
     lead = desk.leads[1]
     page = browser_page
     errors: list[str] = []
@@ -263,6 +265,13 @@ def test_agent_dials_manually_then_transfers_the_call_to_a_colleague(live_server
         assert lead.last_name in page.inner_text("[data-testid=lead-name]")
         call_id = page.input_value("#ws-lead input[name=call_id]")
 
+        # card payment: the recording is paused, then resumed; the button shows the server's state
+        page.click("[data-testid=payment-pause]")
+        page.wait_for_selector("[data-testid=payment-pause][aria-pressed=true]")
+        shot(page, "agent_payment_pause")
+        page.click("[data-testid=payment-pause]")
+        page.wait_for_selector("[data-testid=payment-pause][aria-pressed=false]")
+
         # cold transfer to the colleague, chosen in the transfer menu
         page.click("[data-testid=transfer-menu] summary")
         page.select_option("[data-testid=transfer-agent]", str(colleague.agent_id))
@@ -284,6 +293,45 @@ def test_agent_dials_manually_then_transfers_the_call_to_a_colleague(live_server
         assert (call.lead_id, call.agent_id, call.disposition) == (lead.id, colleague.agent_id, "VT")
         (transfer,) = json.loads(call.data["transfers"])
         assert (transfer["mode"], transfer["kind"], transfer["agent_id"]) == ("cold", "agent", desk.agent.id)
+        (recording,) = Session.scalars(sa.select(Recording).where(Recording.call_id == call.id)).all()
+        (gap,) = recording.gaps
+        assert gap["reason"] == "payment" and gap["end"] is not None
+        Session.rollback()
+
+
+def test_agent_previews_skips_then_calls_a_lead(live_server, browser_page, world, fast_customers,
+                                               legal_hours_on_the_web, dialer):
+    desk = make_desk(world.a, "Aperçu", leads=3, dial_mode="PREVIEW")
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server, desk.agent.email, world.password)
+    page.goto(f"{live_server}/agent/")
+    page.select_option("select[name=campaign_id]", str(desk.campaign.id))
+    with page.expect_navigation():
+        page.click("[data-testid=agent-login] button[type=submit]")
+    page.wait_for_selector("[data-testid=agent-state] [data-state=ready]", timeout=20_000)
+    page.click("[data-testid=preview-next]")
+    first = page.get_attribute("[data-testid=preview-lead]", "data-lead-id")
+    page.click("[data-testid=preview-skip]")
+    page.wait_for_function(
+        f"() => document.querySelector('[data-testid=preview-lead]')?.dataset.leadId !== '{first}'")
+    second = page.get_attribute("[data-testid=preview-lead]", "data-lead-id")
+    shot(page, "agent_preview")
+    page.click("[data-testid=preview-accept]")
+    page.wait_for_selector("[data-testid=dial-check][data-dialling=true]")
+    page.wait_for_selector("[data-testid=agent-state] [data-state=in_call]", timeout=20_000)
+    call_id = page.input_value("#ws-lead input[name=call_id]")
+    page.keyboard.press("F9")
+    page.wait_for_selector("[data-testid=agent-state] [data-state=wrap_up]", timeout=10_000)
+    page.keyboard.press("1")
+    page.wait_for_selector("[data-testid=agent-state] [data-state=ready]", timeout=10_000)
+    assert errors == []
+    with tenant_scope(desk.tenant_id):
+        call = Session.scalars(sa.select(Call).where(Call.id == uuid.UUID(call_id))).one()
+        assert (call.lead_id, call.agent_id, call.disposition) == (int(second), desk.agent.id, "VT")
+        skipped = Session.scalars(sa.select(TimelineEvent.kind).where(TimelineEvent.lead_id == int(first))).all()
+        assert "preview_skipped" in skipped
         Session.rollback()
 
 
