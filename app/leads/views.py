@@ -9,7 +9,18 @@ import io
 from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
@@ -349,6 +360,27 @@ def contact(lead_id: int):
                   editable=services.EDITABLE_FIELDS, customs=imports.custom_fields(),
                   blocked=redlist.is_blocked(lead.tenant_id, lead.lead_list.campaign_id, lead.phone_number)), (
         400 if error else 200)
+
+
+QUICK_FIELDS = ("first_name", "last_name", "company", "phone_number", "email")
+
+
+@bp.route("/contacts/<int:lead_id>/row", methods=["GET", "POST"])
+@require(Permission.MANAGE_LEADS)
+def contact_row(lead_id: int):
+    """The directory's quick edit: the row, its form, and the save (HTMX)."""
+    lead = get_or_404(Lead, lead_id)
+    error = None
+    editing = request.args.get("edit") == "1"
+    if request.method == "POST":
+        values = {name: request.form.get(name) for name in QUICK_FIELDS if name in request.form}
+        try:
+            services.update_lead(lead, values, region=_region(), user_id=g.user.id)
+        except services.LeadRuleError as exc:
+            # 422: the edge rolls the transaction back, the page shows the form again
+            error, editing = messages.lead_error(exc.code), True
+    return render_template("leads/_contact_row.html", lead=lead, editing=editing, error=error,
+                           form=request.form if error else None, quick_fields=QUICK_FIELDS), (422 if error else 200)
 
 
 @bp.get("/contacts/<int:lead_id>/gdpr.<fmt>")

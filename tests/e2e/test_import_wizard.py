@@ -311,6 +311,25 @@ def test_import_wizard_csv_xlsx_txt(live_server, browser_page, world, contacts, 
     page.goto(f"{live_server}/leads/lists/{contacts.list_id}")
     assert "06 12 34 56 78" in page.inner_text("#lead-rows")
     shot(page, "import_list_after")
+
+    # the directory finds an imported contact by phone in another format, and its
+    # email is corrected in place (HTMX swaps the row; a bad phone is refused)
+    page.goto(f"{live_server}/leads/contacts")
+    with page.expect_response(lambda r: "/leads/contacts?" in r.url):
+        page.fill("#q", "+33 6 45 67 89 01")
+    row = page.locator("#contact-rows tbody tr").first
+    assert "Lefèvre" in row.inner_text()
+    row.locator("button").click()
+    page.wait_for_selector("#contact-rows tr.is-editing input[name=email]")
+    page.fill("#contact-rows tr.is-editing input[name=phone_number]", "12")
+    page.click("#contact-rows tr.is-editing button[type=submit]")
+    page.wait_for_selector("#contact-rows tr.is-editing [role=alert]")
+    page.fill("#contact-rows tr.is-editing input[name=phone_number]", "06 45 67 89 01")
+    page.fill("#contact-rows tr.is-editing input[name=email]", "helene.lefevre@exemple.fr")
+    page.click("#contact-rows tr.is-editing button[type=submit]")
+    page.wait_for_selector("#contact-rows tr:not(.is-editing) >> text=helene.lefevre@exemple.fr")
+    shot(page, "contacts_quick_edit")
+    assert _leads(owner_engine, contacts.list_id)["Lefèvre"]["email"] == "helene.lefevre@exemple.fr"
     assert errors == []
 
 

@@ -540,3 +540,44 @@ def test_directory_filters_by_last_call_and_agent(client, world, lists):
     assert "Bernard" in export and "Martin" not in export
     # another tenant's agent id finds nothing
     assert names(agent_id=world.b.users["agent"].id) == set()
+
+
+def test_directory_quick_edit_in_place(client, world, lists, owner_engine):
+    import_file(world.a.id, lists["a"].list_id, "contacts_semicolon_utf8.csv")
+    token = admin_client(client, world)
+    with tenant_scope(world.a.id):
+        lead_id = Session.scalar(sa.select(Lead.id).where(Lead.last_name == "Martin"))
+        Session.commit()
+    page = client.get("/leads/contacts", query_string={"q": "Martin"}).get_data(as_text=True)
+    assert f'id="contact-{lead_id}"' in page and f"/leads/contacts/{lead_id}/row?edit=1" in page
+    htmx = {"HX-Request": "true", "X-CSRF-Token": token}
+    form = client.get(f"/leads/contacts/{lead_id}/row?edit=1", headers=htmx).get_data(as_text=True)
+    assert form.lstrip().startswith(f'<tr id="contact-{lead_id}"') and 'name="phone_number"' in form
+    response = client.post(f"/leads/contacts/{lead_id}/row", headers=htmx,
+                           data={"first_name": "Élodie", "last_name": "Martin-Roux", "company": "Acmé",
+                                 "phone_number": "07.81.00.00.02", "email": "elodie@example.fr"})
+    assert response.status_code == 200
+    row = response.get_data(as_text=True)
+    assert "Martin-Roux" in row and "07 81 00 00 02" in row and "<form" not in row
+    with owner_engine.connect() as conn:
+        saved = conn.execute(sa.text("SELECT last_name, phone_number FROM leads WHERE id = :i"), {"i": lead_id}).one()
+        edits = conn.execute(sa.text("SELECT count(*) FROM timeline_events WHERE lead_id = :i AND kind = 'edited'"),
+                             {"i": lead_id}).scalar()
+    assert tuple(saved) == ("Martin-Roux", "+33781000002") and edits == 1
+    # a bad phone: the form comes back with the message (422), nothing is saved
+    response = client.post(f"/leads/contacts/{lead_id}/row", headers=htmx,
+                           data={"last_name": "Autre", "phone_number": "12"})
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert 'role="alert"' in text and 'value="12"' in text and 'value="Autre"' in text
+    with owner_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT last_name, phone_number FROM leads WHERE id = :i"),
+                            {"i": lead_id}).one() == ("Martin-Roux", "+33781000002")
+    # another tenant: 404, nothing changed
+    client.post("/logout", data={"csrf_token": token})
+    token_b = admin_client(client, world, tenant="b")
+    headers_b = {"HX-Request": "true", "X-CSRF-Token": token_b}
+    assert client.get(f"/leads/contacts/{lead_id}/row?edit=1", headers=headers_b).status_code == 404
+    assert client.post(f"/leads/contacts/{lead_id}/row", headers=headers_b, data={"last_name": "Pirate"}).status_code == 404
+    with owner_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT last_name FROM leads WHERE id = :i"), {"i": lead_id}).scalar() == "Martin-Roux"
