@@ -153,15 +153,17 @@ class VicidialAdaptPolicy:
         self._period_start = s.now
 
 
-def policy_for(mode: str) -> PacingPolicy:
+def policy_for(mode: str, fixed_ratio: float = FIXED_RATIO) -> PacingPolicy:
     if mode == "FIXED_RATIO":
-        return FixedRatioPolicy()
+        return FixedRatioPolicy(fixed_ratio)
     if mode == "VICIDIAL_ADAPT":
         return VicidialAdaptPolicy()
     return make_policy(DialMode(mode))
 
 
-def run_shift(scenario: str, mode: str, shift: int, seed: int) -> ShiftResult:
+def run_shift(
+    scenario: str, mode: str, shift: int, seed: int, fixed_ratio: float = FIXED_RATIO
+) -> ShiftResult:
     profile = dataclasses.replace(SCENARIOS[scenario].profile, emit_ringing=False)
     # same seed for every mode of a scenario's shift: the modes face the same population
     sim = Simulator(profile, seed=hash_seed(seed, scenario, shift))
@@ -174,7 +176,13 @@ def run_shift(scenario: str, mode: str, shift: int, seed: int) -> ShiftResult:
         amd=profile.amd,
     )
     engine = CampaignEngine(
-        settings, sim, sim, InfiniteLeads(), policy=policy_for(mode), new_call_id=lambda: f"c{next(ids)}"
+        settings,
+        sim,
+        sim,
+        InfiniteLeads(),
+        policy=policy_for(mode, fixed_ratio),
+        new_call_id=lambda: f"c{next(ids)}",
+
     )
     sim.attach(engine)
     return sim.run_shift()
@@ -211,21 +219,26 @@ class ModeFigures:
 def _task(args: tuple[str, str, int, int]) -> tuple[str, str, ShiftResult, float]:
     scenario, mode, shift, seed = args
     started = time.process_time()
-    result = run_shift(scenario, mode, shift, seed)
+    if mode.startswith("FIXED_RATIO@"):  # the ratio sweep (--fixed-ratios)
+        result = run_shift(scenario, "FIXED_RATIO", shift, seed, float(mode.partition("@")[2]))
+    else:
+        result = run_shift(scenario, mode, shift, seed)
     return scenario, mode, result, time.process_time() - started
 
 
-def run(scenarios: list[str], seed: int, jobs: int) -> dict[str, dict[str, ModeFigures]]:
+def run(
+    scenarios: list[str], seed: int, jobs: int, modes: tuple[str, ...] = MODES
+) -> dict[str, dict[str, ModeFigures]]:
     tasks = [
         (name, mode, shift, seed)
         for name in scenarios
-        for mode in MODES
+        for mode in modes
         for shift in range(SCENARIOS[name].shifts)
     ]
     # the heaviest tasks first, so that two workers finish together
     tasks.sort(key=lambda t: -SCENARIOS[t[0]].profile.agents)
     out: dict[str, dict[str, ModeFigures]] = {
-        name: {mode: ModeFigures() for mode in MODES} for name in scenarios
+        name: {mode: ModeFigures() for mode in modes} for name in scenarios
     }
     if jobs <= 1:
         done = list(map(_task, tasks))
@@ -271,10 +284,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--fixed-ratios",
+        help="instead of the modes, run FIXED_RATIO with each of these ratios (e.g. 1.5,2,3): "
+        "how the baseline's ratio was chosen (docs/dialer.md)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    modes = MODES
+    if args.fixed_ratios:
+        try:
+            ratios = [float(r) for r in args.fixed_ratios.split(",") if r.strip()]
+        except ValueError:
+            parser.error(f"--fixed-ratios takes numbers separated by commas, got {args.fixed_ratios!r}")
+        if not ratios or min(ratios) < 1.0:
+            parser.error("--fixed-ratios: every ratio must be at least 1.0")
+        modes = tuple(f"FIXED_RATIO@{r:g}" for r in ratios)
     started = time.perf_counter()
-    results = run(names, args.seed, args.jobs)
+    results = run(names, args.seed, args.jobs, modes)
     figures = {name: {mode: mf.figures() for mode, mf in modes.items()} for name, modes in results.items()}
     print_tables(figures)
     print("\nCPU seconds per scenario and mode (all workers):")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -272,15 +273,18 @@ def build_dial_part(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> DialP
 
 def _recent_live_share(s: CampaignSnapshot, dial: np.ndarray, live: np.ndarray) -> float:
     """Live share among the dials of the last RECENT_WINDOW_S whose outcome is surely known
-    (dialled longer ago than the longest outcome time: no bias to quick outcomes)."""
+    (dialled longer ago than the longest outcome time before the latest outcome seen: no
+    bias to quick outcomes)."""
     resolved_at = np.asarray(s.samples.dial_outcome_at, dtype=float)
     if len(resolved_at) != len(dial):
         return float(live.mean())
     dialled_at = resolved_at - dial
-    settled = s.now - dial.max()
-    window = (dialled_at <= settled) & (dialled_at > settled - RECENT_WINDOW_S)
+    # samples reach the snapshot in batches: "settled" from the latest outcome known, not now
+    settled = min(s.now, float(resolved_at.max())) - dial.max()
+    known = dialled_at <= settled
+    window = known & (dialled_at > settled - RECENT_WINDOW_S)
     if window.sum() < 100:  # too few: the latest 100 settled dials
-        settled_idx = np.flatnonzero(dialled_at <= settled)[-100:]
+        settled_idx = np.flatnonzero(known)[-100:]
         return float(live[settled_idx].mean()) if len(settled_idx) >= 20 else float(live.mean())
     return float(live[window].mean())
 
@@ -389,11 +393,18 @@ class PredictivePolicy:
     guard_points: float = 0.004
     guard_fraction: float = 1 / 3
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
+    # The measured rate is trusted in proportion live / (live + confidence_live): a few
+    # abandons among the first few hundred calls are mostly chance, not a pacing error.
+    confidence_live: float = 300.0
+    # Anti-windup: the cumulative rate lags, so the multiplier is only pushed further while
+    # the rate of the last ``recent_minutes`` is on the same side of the aim.
+    recent_minutes: int = 10
     quiet_until: float = -math.inf  # time moves every probability: asked on every tick
     _model: PacingModel | None = None
     _dial_part: DialPart | None = None
     _agent_part: AgentPart | None = None
     _corrected_at: float | None = None
+    _minutes: deque[tuple[int, int]] = field(default_factory=deque)  # (live, abandoned) per minute
 
     def __post_init__(self) -> None:
         if not 0 < self.target <= 1:
@@ -417,6 +428,7 @@ class PredictivePolicy:
         if model is None or (c.live >= 50 and c.abandon_rate > guard):
             return floor
         return max(floor, self._model_calls(snapshot, model))
+
 
     def _model_calls(self, s: CampaignSnapshot, model: PacingModel) -> int:
         k = len(model.checkpoints)
@@ -522,20 +534,37 @@ class PredictivePolicy:
         return self._model
 
     def _correct_budget(self, s: CampaignSnapshot) -> None:
-        if self._corrected_at is None or s.now < self._corrected_at:
-            self._corrected_at = s.now  # first tick, or the clock went back: restart the minute
+        """Once a minute: multiplier × exp(gain × weight × err), err = (aim − measured) / aim
+        from the day's counters.  Two things keep it from swinging (with ten agents a
+        minute holds about three live calls, so the measured rate is mostly noise early):
+        the weight grows with the live calls measured, and the multiplier is not pushed
+        further while the last minutes already move the measured rate towards the aim."""
+        c = s.counters
+        if self._corrected_at is None or s.now < self._corrected_at or (
+            self._minutes and c.live < self._minutes[-1][0]
+        ):
+            # first tick, the clock went back, or the counters were reset: restart
+            self._corrected_at = s.now
+            self._minutes.clear()
             return
         if s.now - self._corrected_at < 60.0:
             return
         self._corrected_at = s.now
-        c = s.counters
+        self._minutes.append((c.live, c.abandoned))
+        if len(self._minutes) > self.recent_minutes + 1:
+            self._minutes.popleft()
         if c.live < 20:
             return
         aim = self.aim_fraction * self.target
         error = max(-3.0, min(1.0, (aim - c.abandon_rate) / aim))
-        weight = min(1.0, c.live / 200.0)
+        if len(self._minutes) > self.recent_minutes:
+            live_then, abandoned_then = self._minutes[0]
+            # the last minutes' rate, pulled a little towards the aim (ten live calls' worth)
+            recent = (c.abandoned - abandoned_then + 10.0 * aim) / (c.live - live_then + 10.0)
+            if (error < 0.0) == (recent < aim):
+                error = 0.0  # already heading back to the aim: wait for it
+        weight = c.live / (c.live + self.confidence_live)
         self.multiplier = max(0.05, min(4.0, self.multiplier * math.exp(self.gain * weight * error)))
-
 
 def make_policy(
     mode: DialMode, abandon_target: float = LEGAL_ABANDON_CAP, dial_speed: int = 10

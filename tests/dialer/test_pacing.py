@@ -158,6 +158,49 @@ def test_budget_is_corrected_every_minute_from_the_measured_abandon_rate():
     assert clock_went_back.multiplier == start
 
 
+def test_budget_correction_trusts_the_measured_rate_with_the_calls_measured():
+    few, many = PredictivePolicy(target=0.03), PredictivePolicy(target=0.03)
+    for policy, live in ((few, 40), (many, 4000)):
+        rate_10_percent = ShiftCounters(dials=3 * live, live=live, abandoned=live // 10)
+        policy.decide(snapshot(counters=rate_10_percent))
+        policy.decide(snapshot(now=NOW + 60, counters=rate_10_percent))
+    start = PredictivePolicy(target=0.03).multiplier
+    assert many.multiplier < few.multiplier < start  # both cut, the well-measured rate more
+
+
+def test_budget_correction_waits_while_the_last_minutes_bring_the_rate_back():
+    """Anti-windup: over the aim since the shift started, but the last ten minutes have
+    no abandon: the measured rate is already coming down, the multiplier is held."""
+
+    def run(new_abandons_per_minute: int) -> list[float]:
+        policy = PredictivePolicy(target=0.03)
+        seen = []
+        for minute in range(13):
+            counters = ShiftCounters(
+                dials=3000, live=400 + 20 * minute, abandoned=20 + new_abandons_per_minute * minute
+            )
+            policy.decide(snapshot(now=NOW + 60 * minute, counters=counters))
+            seen.append(policy.multiplier)
+        return seen
+
+    calming, still_dropping = run(0), run(1)
+    assert calming[10] < calming[1] < calming[0]  # pushed down while the history builds up
+    assert calming[12] == calming[11] == calming[10]  # then held: the recent rate is under the aim
+    assert still_dropping[12] < still_dropping[11] < still_dropping[10]  # 5 % lately: keeps cutting
+
+
+def test_budget_correction_restarts_when_the_counters_are_reset():
+    policy = PredictivePolicy(target=0.03)
+    for minute in range(3):
+        counters = ShiftCounters(dials=3000, live=400 + 30 * minute, abandoned=40)
+        policy.decide(snapshot(now=NOW + 60 * minute, counters=counters))
+    cut = policy.multiplier
+    policy.decide(snapshot(now=NOW + 180, counters=ShiftCounters(dials=10, live=3, abandoned=0)))
+    assert policy.multiplier == cut  # a new day: no correction from a rate not measured yet
+    policy.decide(snapshot(now=NOW + 200, counters=ShiftCounters(dials=900, live=300, abandoned=0)))
+    assert policy.multiplier == cut  # and the minute restarts from the reset
+
+
 def test_model_turns_samples_into_conditional_probabilities():
     part = build_dial_part(snapshot())
     assert part is not None
