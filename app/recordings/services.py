@@ -320,24 +320,41 @@ def _filtered(stmt: sa.Select, filters: RecordingFilters) -> sa.Select:
     return stmt
 
 
-def search_recordings(filters: RecordingFilters, *, before_id: int | None = None,
-                      limit: int = 50) -> list[CallRecordings]:
+def search_recordings(filters: RecordingFilters, *, before_id: int | None = None, limit: int = 50,
+                      batch: int = 500) -> list[CallRecordings]:
     """Calls with recording parts matching ``filters``, the most recently recorded
     first (keyset ``before_id``: a result's ``newest_id``); each with its matching
-    parts in order, so a split call reads as one conversation."""
-    newest = sa.func.max(Recording.id)
-    keys = (_filtered(sa.select(Recording.call_id, newest).join(Recording.call), filters)
-            .group_by(Recording.call_id).order_by(newest.desc()).limit(limit))
-    if before_id:
-        keys = keys.having(newest < before_id)
-    found = dict(Session.execute(keys).tuples().all())
-    if not found:
+    parts in order, so a split call reads as one conversation.
+
+    The parts are walked newest first along the primary key in batches (no grouping of
+    the whole table): a call is placed by its newest matching part, and a call that has
+    a part at or above ``before_id`` was on an earlier page."""
+    newest: dict[uuid.UUID, int] = {}
+    cursor = before_id
+    while len(newest) < limit:
+        stmt = (_filtered(sa.select(Recording.id, Recording.call_id).join(Recording.call), filters)
+                .order_by(Recording.id.desc()).limit(batch))
+        if cursor:
+            stmt = stmt.where(Recording.id < cursor)
+        rows = Session.execute(stmt).tuples().all()
+        candidates = {call_id for _, call_id in rows if call_id not in newest}
+        if candidates and before_id:
+            shown = _filtered(sa.select(Recording.call_id).join(Recording.call), filters).where(
+                Recording.call_id.in_(candidates), Recording.id >= before_id)
+            candidates -= set(Session.scalars(shown))
+        for recording_id, call_id in rows:
+            if call_id in candidates and call_id not in newest and len(newest) < limit:
+                newest[call_id] = recording_id
+        if len(rows) < batch:
+            break
+        cursor = rows[-1][0]
+    if not newest:
         return []
     parts: dict[uuid.UUID, list[Recording]] = {}
-    stmt = _filtered(sa.select(Recording).join(Recording.call), filters).where(Recording.call_id.in_(found))
+    stmt = _filtered(sa.select(Recording).join(Recording.call), filters).where(Recording.call_id.in_(newest))
     for recording in Session.scalars(stmt.order_by(Recording.part)):
         parts.setdefault(recording.call_id, []).append(recording)
-    results = [CallRecordings(rows[0].call, found[call_id], rows) for call_id, rows in parts.items()]
+    results = [CallRecordings(rows[0].call, newest[call_id], rows) for call_id, rows in parts.items()]
     return sorted(results, key=lambda r: r.newest_id, reverse=True)
 
 

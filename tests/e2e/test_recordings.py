@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import shot
 from tests.e2e.test_agent_workspace import _login
 from tests.recordings.conftest import make_ready_recording, spool, storage_root  # noqa: F401
@@ -50,7 +52,8 @@ def test_search_play_seek_and_download_an_mp3(live_server, browser_page, world, 
     # search by phone (HTMX swaps the results)
     page.fill("input[name=phone]", "0644556677")
     page.click("form.filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('tbody.recording-call').length === 1")
+    # (a locator, not wait_for_function: polling a string would be eval, which the CSP forbids)
+    expect(page.locator("tbody.recording-call")).to_have_count(1)
     row = page.locator(f"tr[data-recording-id='{recording.id}']")
     assert row.count() == 1 and page.locator(f"tr[data-recording-id='{other.id}']").count() == 0
     assert "0644556677" in page.url

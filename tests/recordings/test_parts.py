@@ -282,3 +282,30 @@ def test_contact_history_lists_the_parts_in_order(client, world, split_call):
     client.get("/logout")
     sign_in(client, world, "b", "manager")
     assert client.get(f"/leads/contacts/{lead_id}").status_code == 404
+
+
+def test_search_pages_by_each_calls_newest_part(world):
+    """Parts of calls interleave in time; pages follow each call's newest part, a call
+    appears once, with all its parts, and never again on a later page."""
+    tenant = world.a.id
+    calls = [make_call(tenant, phone=f"+3361000000{n}") for n in range(4)]
+    c1, c2, c3, c4 = (call.id for call in calls)
+    order = [(c1, 1), (c2, 1), (c1, 2), (c3, 1), (c4, 1), (c2, 2)]  # ids in this order
+    with tenant_scope(tenant):
+        ids = []
+        for call_id, part in order:
+            recording = Recording(call_id=call_id, part=part, status=RecordingStatus.PENDING, gaps=[], segments=[])
+            Session.add(recording)
+            Session.flush()
+            ids.append(recording.id)
+        filters = services.RecordingFilters(phone="+336100000")
+        pages, before = [], None
+        while True:
+            page = services.search_recordings(filters, before_id=before, limit=2, batch=2)
+            if not page:
+                break
+            pages.append([(r.call.id, [p.id for p in r.parts]) for r in page])
+            before = page[-1].newest_id
+        Session.rollback()
+    assert pages == [[(c2, [ids[1], ids[5]]), (c4, [ids[4]])],
+                     [(c3, [ids[3]]), (c1, [ids[0], ids[2]])]]
