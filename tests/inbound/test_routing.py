@@ -302,3 +302,35 @@ def test_wallboard_state_is_published_for_the_queue(rig):
     state = bus.all_queues(a.tenant_id)[a.queue_id]
     assert state["waiting"] == "2" and state["offered"] == "2"
     assert float(state["oldest_since"]) == pytest.approx(OPEN.timestamp() + 3.0)
+
+
+def test_screen_pop_finds_the_caller_lead_of_this_tenant_only(rig, world):
+    """The caller's number finds the tenant's lead (the agent screen shows its card);
+    the same number in another tenant is never used."""
+    from app.campaigns.services import create_campaign
+    from app.leads.models import Lead, LeadList
+
+    clock, media, router, runners, a = rig
+    leads = {}
+    for key, tenant in (("a", world.a), ("b", world.b)):
+        with tenant_scope(tenant.id):
+            campaign = create_campaign(f"{key} Fichier clients", {"caller_id": "+33162000000"})
+            lead_list = LeadList(campaign_id=campaign.id, name="Clients")
+            Session.add(lead_list)
+            Session.flush()
+            lead = Lead(list_id=lead_list.id, phone_number="+33612345678", first_name="Camille", last_name=key,
+                        vendor_lead_code=f"{key}-1")
+            Session.add(lead)
+            Session.commit()
+            leads[key] = lead.id
+    first = runners[a.campaign_ids[0]]
+    first.engine.login(AGENTS[10])
+    call = _caller(a)
+    media.pending = [call]
+    router.step(runners)
+    assert _row(a.tenant_id, call.call_id).lead_id == leads["a"]
+    assert first.engine.calls[call.call_id].lead_id == leads["a"]  # published with the agent's state
+    unknown = _caller(a, "+33699999999")
+    media.pending = [unknown]
+    router.step(runners)
+    assert _row(a.tenant_id, unknown.call_id).lead_id is None
