@@ -2,13 +2,19 @@
 gunicorn on real PostgreSQL and Redis, with a ``/healthz`` baseline measured in the
 same run.
 
-    .venv/bin/python bench/api_load.py [--rate 200] [--duration 60] [--workers 4]
+    .venv/bin/python bench/api_load.py [--rate 200] [--duration 60] [--workers 2]
+                                       [--worker-class gevent]
 
 Uses DATABASE_URL / REDIS_URL (a database ``carillon_bench_api_<pid>`` is created,
-migrated and dropped), else embedded servers under ./var/bench-services. The load is
-open-loop: requests are scheduled at fixed instants whatever the answers, and each
-latency counts from the scheduled instant, so a server falling behind shows in the
-figures instead of slowing the client down. Prints its figures, then one JSON line.
+migrated and dropped), else embedded servers under ./var/bench-services. The server
+runs as in production (gevent workers, JSON request log at INFO, written to
+var/bench-api-server.log). The load is open-loop: one asyncio client sends request i
+at start + i / rate on an idle keep-alive connection or a new one, whatever the
+answers, and each latency counts from that scheduled instant to the last byte of the
+answer, so a server (or client) falling behind shows in the figures instead of
+slowing the load down. An answer counts as an error unless it is the expected status
+with the expected JSON. Also prints the CPU time the web server and the PostgreSQL
+backends spent per request, then one JSON line.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import sys
 import time
 
 import requests
+import sqlalchemy as sa
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,14 +75,20 @@ def seed() -> tuple[str, int]:
     return key, list_id
 
 
+SERVER_LOG = ROOT / "var" / "bench-api-server.log"
+
+
 def start_server(port: int, workers: int, worker_class: str, threads: int) -> subprocess.Popen:
-    env = dict(os.environ, LOG_LEVEL="WARNING", LOG_JSON="false", MAIL_BACKEND="file",
+    # Production logging (one JSON line per request, level INFO), written to a file.
+    env = dict(os.environ, LOG_LEVEL="INFO", LOG_JSON="true", MAIL_BACKEND="file",
                MAIL_FILE_DIR=str(ROOT / "var" / "bench-mail"), SESSION_COOKIE_SECURE="false")
     env.setdefault("SECRET_KEY", secrets.token_hex(32))
+    SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = SERVER_LOG.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", worker_class, "-w", str(workers), "--threads", str(threads),
          "-b", f"127.0.0.1:{port}", "--worker-connections", "1000", "--log-level", "warning", "app.wsgi:create()"],
-        cwd=ROOT, env=env, start_new_session=True)
+        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -91,10 +104,24 @@ def start_server(port: int, workers: int, worker_class: str, threads: int) -> su
 
 def server_cpu_seconds(master: int) -> float:
     """User + system CPU time of gunicorn's master and workers so far (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     pids = [master]
     for task in pathlib.Path(f"/proc/{master}/task").iterdir():
         pids += [int(pid) for pid in (task / "children").read_text().split()]
+    return cpu_seconds(pids)
+
+
+def database_cpu_seconds(database: str) -> float:
+    """CPU time so far of the PostgreSQL backends serving ``database`` (when the
+    server runs on this machine and its processes are readable; else 0)."""
+    from app.extensions import engine
+
+    with engine().connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}).scalars()
+        return cpu_seconds(list(pids))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
         try:
@@ -125,6 +152,10 @@ class Result:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
+# gunicorn closes a keep-alive connection idle for 2 s (its default ``keepalive``)
+IDLE_REUSE_S = 1.0
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection: a request written whole, the answer read
     whole (status line, headers, Content-Length body)."""
@@ -132,6 +163,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
     async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
         self.writer.write(request)
@@ -164,7 +196,14 @@ async def _drive(port: int, rate: float, duration: float, make_request, check) -
     tasks: set[asyncio.Task] = set()
 
     async def one(index: int, due: float) -> None:
-        connection = idle.pop() if idle else None
+        connection = None
+        while idle and connection is None:
+            connection = idle.pop()
+            if loop.time() - connection.idle_since > IDLE_REUSE_S:
+                # the server may be closing it (keep-alive timeout): a request sent
+                # now could be lost in the race, which would count as a false error
+                connection.close()
+                connection = None
         try:
             if connection is None:
                 connection = Connection(*await asyncio.open_connection("127.0.0.1", port))
@@ -175,6 +214,7 @@ async def _drive(port: int, rate: float, duration: float, make_request, check) -
         result.add(loop.time() - due, status, status != 0 and _checked(check, status, body))
         if connection is not None:
             if keep:
+                connection.idle_since = loop.time()
                 idle.append(connection)
             else:
                 connection.close()
@@ -254,9 +294,10 @@ def main() -> None:
         print(f"/healthz baseline: {baseline_rps:.0f} req/s for {args.baseline_duration:.0f} s, "
               f"p50 {baseline.percentile(50):.1f} ms, p99 {baseline.percentile(99):.1f} ms, "
               f"errors {baseline.errors}")
-        cpu_before = server_cpu_seconds(server.pid)
+        cpu_before, db_cpu_before = server_cpu_seconds(server.pid), database_cpu_seconds(name)
         load, rps = drive(port, args.rate, args.duration, lead, created)
         cpu = server_cpu_seconds(server.pid) - cpu_before
+        db_cpu = database_cpu_seconds(name) - db_cpu_before
         print(f"POST /api/external/leads: {rps:.0f} req/s for {args.duration:.0f} s "
               f"({len(load.latencies)} requests, gunicorn {args.worker_class} x{args.workers}"
               f"{f' threads {args.threads}' if args.worker_class == 'gthread' else ''}, "
@@ -264,7 +305,8 @@ def main() -> None:
               f"p50 {load.percentile(50):.1f} ms, p90 {load.percentile(90):.1f} ms, "
               f"p99 {load.percentile(99):.1f} ms, max {load.percentile(100):.1f} ms, errors {load.errors}, "
               f"statuses {dict(sorted(load.statuses.items()))}, "
-              f"web server CPU {cpu / max(1, len(load.latencies)) * 1000:.2f} ms/request")
+              f"CPU per request: web server {cpu / max(1, len(load.latencies)) * 1000:.2f} ms, "
+              f"PostgreSQL {db_cpu / max(1, len(load.latencies)) * 1000:.2f} ms")
         print(json.dumps({"rps": round(rps, 1), "p50_ms": round(load.percentile(50), 1),
                           "p99_ms": round(load.percentile(99), 1), "errors": load.errors,
                           "baseline_p99_ms": round(baseline.percentile(99), 1)}))
