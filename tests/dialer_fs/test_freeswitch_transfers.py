@@ -163,3 +163,24 @@ def test_warm_transfer_to_an_agent_then_cancel_then_cold(control: FreeSwitchCall
     feed.until(lambda: engine.agents[54].state is AgentState.WRAP_UP, "agent 54 never wrapped up")
     engine.disposition(54, "VT")
     assert finished[0].agent_id == 54
+
+
+def test_cold_transfer_to_a_number_leaves_the_agent_alone_in_their_conference(control: FreeSwitchCallControl,
+                                                                              sink: EventSink) -> None:
+    agent_leg = _agent_leg(control, 55)
+    conference = f"agent-{TENANT}-55"
+    finished: list = []
+    engine = _engine(control, finished)
+    feed = _Feed(sink, engine)
+    engine.login(55)
+    call = engine.dial_for_agent(55, LeadToDial(14, "0601020307"))
+    feed.until(lambda: engine.agents[55].state is AgentState.IN_CALL, "not in call")
+    engine.transfer(55, TransferKind.EXTERNAL, "0145000001")
+    _until(lambda: call.call_id not in _members(control, conference), "the customer is still in the conference")
+    assert _api(control, f"uuid_exists {call.call_id}").strip() == "true"  # now talking to the number
+    assert list(_members(control, conference)) == [agent_leg]
+    assert engine.agents[55].state is AgentState.WRAP_UP
+    engine.disposition(55, "SAV")
+    control.hangup(call.call_id)
+    feed.until(lambda: bool(finished), "the CDR never closed")
+    assert [t["mode"] for t in json.loads(finished[0].data["transfers"])] == ["cold"]
