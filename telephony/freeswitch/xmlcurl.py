@@ -272,7 +272,10 @@ def render_queue(route: QueueRoute) -> str:
     ]
     if route.position is not None:
         actions += [("playback", route.position_prompt), ("say", f"fr number pronounced {int(route.position)}")]
-    actions.append(("endless_playback", route.hold_music))
+    # A hold-music source the node lacks ends endless_playback at once (FreeSWITCH
+    # 1.11: "Unknown source moh"), and the channel would hang up; park keeps the
+    # caller waiting, in silence, until the dialer moves it.
+    actions += [("endless_playback", route.hold_music), ("park", "")]
     name = f"queue-{route.queue_id}"
     document, _ = _extension(tenant_context(route.tenant_id), name, _exact(name), actions)
     return _text(document)

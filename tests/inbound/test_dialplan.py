@@ -151,7 +151,7 @@ def test_queue_entry_announces_position_and_tells_the_dialer(client, plan):
     assert actions[:3] == [("set", f"carillon_tenant_id={a.tenant_id}"), ("set", f"carillon_queue_id={a.queue_id}"),
                            ("set", "carillon_call_id=${uuid}")]
     assert ("say", "fr number pronounced 1") in actions
-    assert actions[-1] == ("endless_playback", "local_stream://moh")
+    assert actions[-2:] == [("endless_playback", "local_stream://moh"), ("park", "")]
     assert bus.pop_inbound_arrivals(a.queue_id) == [{
         "call_id": channel, "tenant_id": a.tenant_id, "queue_id": a.queue_id, "caller": "+33612345678",
         "did": "+33170000002", "host": "10.20.0.5"}]

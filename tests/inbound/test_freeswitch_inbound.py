@@ -220,3 +220,52 @@ def test_sipp_call_to_a_did_reaches_the_longest_idle_agent(world, served_app, th
         client.api(f"uuid_kill {agent_leg}")
         router.close()
         backends.close()
+
+
+def test_caller_overflows_to_a_message_after_the_maximum_wait(world, served_app, tmp_path):
+    """No agent: after the queue's 10 s the caller hears the overflow message and the
+    node hangs up; the CDR says overflowed."""
+    import gevent
+
+    tenant_id = world.a.id
+    with tenant_scope(tenant_id):
+        campaign = make_campaign(tenant_id, "Service client")
+        queue = make_queue("Accueil", [campaign.id], max_wait_s=10, overflow=services.Destination(
+            DestinationKind.MESSAGE, None, "tone_stream://L=1;%(400,100,440)"))
+        services.save_did(None, DID, {}, services.Destination(DestinationKind.QUEUE, queue.id), None)
+        queue_id = queue.id
+        Session.commit()
+    node = FreeSwitchNode.from_esl_setting(ESL, name="fs-it")
+    backends = FreeSwitchBackends([node], connect_wait_s=5, backoff_initial=0.2, backoff_max=1.0)
+    client = backends.control.clients["fs-it"]
+    router = InboundRouter(FreeSwitchInboundMedia(backends), time.monotonic, tenant_ids=[tenant_id])
+    caller = None
+    try:
+        bus.pop_inbound_arrivals(queue_id)
+        caller = _sipp_caller(25, tmp_path)
+        row = None
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            router.step({})
+            gevent.sleep(0.2)
+            with tenant_scope(tenant_id):
+                row = Session.scalar(sa.select(Call).where(Call.direction == "in"))
+                Session.commit()
+                Session.remove()
+            if row is not None and row.state == "overflowed":
+                break
+        assert row is not None and row.state == "overflowed", row and row.state
+        assert 10 <= row.wait_s < 12 and row.cause == "QUEUE_MAX_WAIT"
+        with gevent.Timeout(8, AssertionError("the node did not hang up after the message")):
+            while "true" in client.api(f"uuid_exists {row.id}"):
+                gevent.sleep(0.2)
+        counts = bus.queue_day_counts(tenant_id, queue_id, router.day(router.queues[queue_id], time.monotonic()))
+        assert counts["overflowed"] == "1" and "answered" not in counts
+    finally:
+        if caller is not None:
+            try:
+                caller.wait(40)
+            except subprocess.TimeoutExpired:
+                caller.kill()
+        router.close()
+        backends.close()

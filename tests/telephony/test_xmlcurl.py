@@ -179,6 +179,7 @@ def test_queue_extension_plays_hold_music() -> None:
         ("set", "carillon_call_id=${uuid}"),
         ("answer", ""),
         ("endless_playback", "local_stream://moh"),
+        ("park", ""),
     ]
     assert _is_not_found(handle_xml_curl({**form, "Caller-Context": "tenant-8"}, Lookup()))
 
