@@ -43,6 +43,9 @@ bp = Blueprint("agent", __name__, url_prefix="/agent")
 register_nav(SECTION_WORK, NavItem(_l("Workspace"), "agent.workspace", Permission.AGENT_WORKSPACE, "phone"))
 
 SESSION_KEY = "agent_workspace"
+# the dialer's own reasons for not dialling a lead an agent chose (besides compliance's)
+DIAL_REFUSALS = {"closed": _l("This lead is closed or no longer in an active list of the campaign."),
+                 "in_call": _l("A call is already in progress with this lead.")}
 PREVIEW_KEY = "agent_preview_lead"
 
 
@@ -469,7 +472,8 @@ def stream():
                 ("indicators", render_template("agent/_indicators.html", indicators=services.indicators(user, zone)))]
 
     def refused_parts(_campaign: Campaign, event: dict) -> list[tuple[str, str]]:
-        reason = REASON_LABELS.get(event.get("reason_code") or "", event.get("reason"))
+        code = event.get("reason_code") or ""
+        reason = DIAL_REFUSALS.get(code) or REASON_LABELS.get(code, event.get("reason"))
         return [("notice", render_template("agent/_notice.html", kind="warning",
                                            message=_("The dialer refused: %(reason)s", reason=reason)))]
 

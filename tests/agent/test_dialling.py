@@ -254,3 +254,24 @@ def test_campaign_form_sets_the_wrap_up_time_and_default_status(client, world):
         default = Session.scalars(sa.select(Campaign).where(Campaign.name == "Sans")).one()
         assert (default.wrapup_s, default.wrapup_status) == (30, None)
         Session.rollback()
+
+
+def test_a_dialer_refusal_reaches_the_page_with_its_reason_in_words(client, world, desks):
+    a, _ = desks
+    logged_in(client, world, a.agent)
+    join(client, a)
+    _ready(a)
+    response = client.get("/agent/stream", buffered=False)
+    chunks = iter(response.response)
+    seen = ""
+    while "event: indicators" not in seen:  # the first screen went out
+        seen += next(chunks).decode()
+    for code in ("consent", "in_call"):
+        bus.publish(a.tenant_id, {"type": "refused", "agent_id": a.agent.id, "command": "dial",
+                                  "reason": f"compliance: {code}", "reason_code": code})
+    notices = ""
+    while notices.count("event: notice") < 2:
+        notices += next(chunks).decode()
+    response.close()
+    assert "compliance: consent" not in notices and "compliance: in_call" not in notices
+    assert notices.count('data-kind="warning"') == 2
