@@ -23,7 +23,7 @@ from app.inbound.models import DestinationKind, Did, InboundQueue, IvrMenu
 from app.inbound.services import DIGITS, Destination, InboundError, OptionSpec
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
-register_nav(SECTION_MANAGE, NavItem(_l("Inbound calls"), "inbound.dids", Permission.MANAGE_CAMPAIGNS, "☎"))
+register_nav(SECTION_MANAGE, NavItem(_l("Inbound calls"), "inbound.dids", Permission.MANAGE_CAMPAIGNS, "phone"))
 
 
 @bp.context_processor
