@@ -87,6 +87,7 @@
     this.queues = {};
     (data.queues || []).forEach(function (q) { self.queues[q.id] = q; });
     this.renderQueues();
+    this.renderTiles();
     this.root.dispatchEvent(new CustomEvent("wallboard:update", { detail: { kind: "snapshot", now: data.now } }));
   };
 
@@ -104,7 +105,7 @@
     if (Object.keys(data.campaigns).length) this.renderCampaigns();
     var queueIds = Object.keys(data.queues || {});
     queueIds.forEach(function (id) { self.queues[id] = data.queues[id]; });
-    if (queueIds.length) this.renderQueues();
+    if (queueIds.length) { this.renderQueues(); this.renderTiles(); }
     this.root.dispatchEvent(new CustomEvent("wallboard:update", { detail: { kind: "delta", now: data.now, data: data } }));
   };
 
@@ -350,6 +351,7 @@
     this.tile("in_call", counts.in_call, "");
     this.tile("paused", counts.paused, counts.longPause ? counts.longPause + " · " + this.label("long_pause") : "",
       counts.longPause ? "warn" : null);
+    Object.keys(this.queues || {}).forEach(function (id) { waiting += self.queues[id].waiting; });
     this.tile("waiting", waiting, "", waiting > 0 ? "warn" : null);
     this.tile("abandon", worst ? fmtPercent(worst.abandon_shown) : "—",
       worst ? worst.name + " · " + this.label("target", { t: fmtPercent(worst.target) }) : "", worst ? worst.level : null);

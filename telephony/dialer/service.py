@@ -837,7 +837,8 @@ class CampaignRunner:
             "ringing": states.count(AgentState.RINGING),
             "wrap_up": states.count(AgentState.WRAP_UP),
             "dialling": len(snap.outstanding_dialled_at),
-            "waiting": snap.calls_waiting,
+            # answered outbound calls waiting for an agent; inbound callers show per queue
+            "waiting": snap.calls_waiting - self.engine.inbound_waiting,
             "dials": counters.dials,
             "answered": answered,
             "abandoned": counters.abandoned,

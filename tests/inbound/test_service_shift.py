@@ -86,3 +86,39 @@ def test_an_inbound_only_campaign_is_driven_and_its_agents_take_the_queue(world)
         Session.commit()
     assert answered and all(c.campaign_id == reception_id for c in answered)
     assert outbound == 0
+
+
+def test_waiting_callers_count_for_pacing_but_show_under_their_queue(world):
+    """No agent logged in: callers wait; each accepting campaign's pacing sees them as
+    calls waiting, while the campaign row's "waiting" keeps to outbound calls and the
+    queue's live state counts the callers once."""
+    from app.inbound import services
+    from tests.inbound.conftest import make_campaign
+
+    tenant_id = world.a.id
+    with tenant_scope(tenant_id):
+        first = make_campaign(tenant_id, "Accueil", mode="RECEPTION")
+        second = make_campaign(tenant_id, "Relance", mode="RECEPTION")
+        queue = services.save_queue(None, "Standard", {"simulated_per_hour": 3600, "max_wait_s": 600}, None,
+                                    [first.id, second.id], [])
+        ids = (first.id, second.id, queue.id)
+        Session.commit()
+    clock = FakeClock()
+    service = DialerService(clock=clock, tenant_ids=[tenant_id], epoch_wall=OPEN.timestamp(), discover_every_s=30,
+                            virtual_agents=False)
+    service.inbound.media.patience_mean_s = 10_000  # nobody hangs up during the test
+    try:
+        while clock.t < 40:
+            service.step()
+            clock.t += 0.5
+        waiting = len(service.inbound.waiting[ids[2]])
+        assert waiting >= 5
+        for campaign_id in ids[:2]:
+            runner = service.held[campaign_id].runner
+            assert runner.engine.snapshot().calls_waiting == waiting
+            assert runner.stats()["waiting"] == 0
+        assert bus.all_queues(tenant_id)[ids[2]]["waiting"] == str(waiting)
+    finally:
+        service.inbound.close()
+        for campaign_id in list(service.held):
+            service.release(campaign_id)
