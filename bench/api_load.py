@@ -138,6 +138,7 @@ class Result:
         self.errors = 0
         self.statuses: dict[int, int] = {}
         self.connections = 0
+        self.client_cpu_s = 0.0
 
     def add(self, latency: float, status: int, ok: bool) -> None:
         self.latencies.append(latency)
@@ -186,7 +187,10 @@ def drive(port: int, rate: float, duration: float, make_request, check) -> tuple
     keep-alive connection or on a new one (never queued behind a busy one). Its
     latency runs from the due instant to the last byte of the answer, so a server or
     a client falling behind shows in the figures."""
-    return asyncio.run(_drive(port, rate, duration, make_request, check))
+    cpu = time.process_time()
+    result, rps = asyncio.run(_drive(port, rate, duration, make_request, check))
+    result.client_cpu_s = time.process_time() - cpu
+    return result, rps
 
 
 async def _drive(port: int, rate: float, duration: float, make_request, check) -> tuple[Result, float]:
@@ -306,7 +310,8 @@ def main() -> None:
               f"p99 {load.percentile(99):.1f} ms, max {load.percentile(100):.1f} ms, errors {load.errors}, "
               f"statuses {dict(sorted(load.statuses.items()))}, "
               f"CPU per request: web server {cpu / max(1, len(load.latencies)) * 1000:.2f} ms, "
-              f"PostgreSQL {db_cpu / max(1, len(load.latencies)) * 1000:.2f} ms")
+              f"PostgreSQL {db_cpu / max(1, len(load.latencies)) * 1000:.2f} ms, "
+              f"load client {load.client_cpu_s / max(1, len(load.latencies)) * 1000:.2f} ms")
         print(json.dumps({"rps": round(rps, 1), "p50_ms": round(load.percentile(50), 1),
                           "p99_ms": round(load.percentile(99), 1), "errors": load.errors,
                           "baseline_p99_ms": round(baseline.percentile(99), 1)}))
