@@ -70,6 +70,10 @@ CAUSE_NO_MEDIA_NODE = "CARILLON_NO_MEDIA_NODE"  # no FreeSWITCH connected: nothi
 CAUSE_ORIGINATE_NOT_SENT = "CARILLON_ORIGINATE_NOT_SENT"  # the bgapi never reached the node
 CAUSE_CHANNEL_GONE = "CARILLON_CHANNEL_GONE_DURING_ESL_OUTAGE"  # ended while we were not listening
 CAUSE_NODE_UNREACHABLE = "CARILLON_MEDIA_NODE_UNREACHABLE"  # node down longer than the grace
+# Read by record_session / uuid_record when a recording starts: two channels, what the
+# channel hears from the customer (read) on the left, what it sends them (the agent's
+# conference) on the right. A channel variable: it stays for every later part (split).
+RECORD_STEREO = ("RECORD_STEREO", "true")
 
 BASE_EVENTS = (
     "BACKGROUND_JOB",
@@ -452,6 +456,8 @@ class FreeSwitchCallControl:
     def start_recording(self, call_id: str) -> str:
         call = self._answered_call(call_id)
         call.record_path = call.record_path or self.recording_path(call.tenant_id, call_id)
+        # inbound calls, or a call dialled unrecorded: the originate did not set it
+        self._api(call, commands.uuid_setvar(call_id, *RECORD_STEREO))
         self._api(call, commands.uuid_record(call_id, "start", call.record_path))
         return call.record_path
 
@@ -562,6 +568,8 @@ class FreeSwitchCallControl:
         }
         if request.lead_id is not None:
             variables[f"{p}lead_id"] = str(request.lead_id)
+        if request.record:
+            variables[RECORD_STEREO[0]] = RECORD_STEREO[1]
         for name, value in request.variables.items():
             # Callers add data, they cannot override the routing variables above.
             variables.setdefault(name if name.startswith(p) else f"{p}{name}", value)

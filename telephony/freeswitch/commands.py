@@ -116,6 +116,13 @@ def uuid_record(uuid: str, action: str, path: str) -> str:
     return f"uuid_record {check_uuid(uuid)} {action} {check_audio(path)}"
 
 
+def uuid_setvar(uuid: str, name: str, value: str) -> str:
+    """Set one channel variable on a live channel (``+OK`` when it exists)."""
+    if not _VARIABLE_NAME.match(name):
+        raise ValueError(f"bad channel variable name: {name!r}")
+    return f"uuid_setvar {check_uuid(uuid)} {name} {check_token(value, 'variable value')}"
+
+
 def uuid_hold(uuid: str, on: bool) -> str:
     return f"uuid_hold {check_uuid(uuid)}" if on else f"uuid_hold off {check_uuid(uuid)}"
 

@@ -90,7 +90,10 @@ def test_answered_call_with_recording_dtmf_message_and_cdr(
     backend: BackendFactory, esl_server, sink: EventSink
 ) -> None:
     call_id = "c0ffee00-0003-4000-8000-000000000001"
-    server = esl_server(load_sessions("03_originate_answered"))
+    sessions = load_sessions("03_originate_answered")
+    # start_recording sets RECORD_STEREO first (reply as recorded in fixture 10)
+    sessions[0].steps.append(Step("api uuid_setvar x", [api_response("+OK")]))
+    server = esl_server(sessions)
     control = backend(server)
     control.originate(_request(call_id, ring_timeout_s=5))
     sink.wait_for(EventKind.HUMAN, call_id)
@@ -119,6 +122,7 @@ def test_answered_call_with_recording_dtmf_message_and_cdr(
     control.play_message(call_id, "tone_stream://%(200,100,440);loops=3")
     hangup = sink.wait_for(EventKind.HANGUP, call_id)
 
+    assert server.commands("api uuid_setvar") == [f"api uuid_setvar {call_id} RECORD_STEREO true"]
     assert server.commands("api uuid_record") == [
         f"api uuid_record {call_id} start {path}",
         f"api uuid_record {call_id} mask {path}",
