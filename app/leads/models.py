@@ -290,3 +290,61 @@ class PrivacySettings(TenantScoped, Base):
     lead_retention_months: so.Mapped[int | None]
     erased_people: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     erased_calls: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+
+
+class LegalBasis(enum.StrEnum):
+    """GDPR art. 6(1) lawful bases."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+
+
+class ProcessingRegister(TenantScoped, Base):
+    """L8 register of processing (GDPR art. 30), tenant level: who the controller
+    and the DPO are, and when the product's own activities were written in."""
+
+    __tablename__ = "processing_registers"
+    __table_args__ = (sa.UniqueConstraint("tenant_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    controller_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
+    controller_address: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    controller_contact: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
+    dpo_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
+    dpo_contact: so.Mapped[str] = so.mapped_column(sa.String(200), default="", server_default="")
+    # set once the product's activities were added: deleting them later is final
+    prefilled_at: so.Mapped[dt.datetime | None]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow,
+                                                          server_default=sa.func.now())
+
+
+class ProcessingActivity(TenantScoped, Timestamped, Base):
+    """One processing activity of the register (GDPR art. 30(1) b-g)."""
+
+    __tablename__ = "processing_activities"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name"),
+        sa.CheckConstraint("legal_basis IN ('consent', 'contract', 'legal_obligation', 'vital_interests', "
+                           "'public_task', 'legitimate_interest')", name="legal_basis"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    purpose: so.Mapped[str] = so.mapped_column(sa.Text)
+    legal_basis: so.Mapped[str] = so.mapped_column(sa.String(24))
+    data_categories: so.Mapped[str] = so.mapped_column(sa.Text)
+    data_subjects: so.Mapped[str] = so.mapped_column(sa.Text)
+    recipients: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    # empty: no transfer outside the EU
+    transfers: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    transfer_safeguards: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    retention: so.Mapped[str] = so.mapped_column(sa.Text)
+    security_measures: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
+    # the product activity it was pre-filled from (telephone_prospecting...), or None
+    system_key: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow,
+                                                          server_default=sa.func.now())

@@ -32,10 +32,22 @@ from app.core.loaders import get_or_404
 from app.core.nav import SECTION_MANAGE, NavItem, register_nav
 from app.core.rendering import render
 from app.extensions import Session
-from app.leads import imports, messages, privacy, redlist, services, tasks
-from app.leads.models import CustomField, ImportJob, ImportStatus, Lead, LeadList, RecycleRule, RedListEntry
+from app.leads import imports, messages, privacy, redlist, register, services, tasks
+from app.leads.models import (
+    CustomField,
+    ImportJob,
+    ImportStatus,
+    Lead,
+    LeadList,
+    ProcessingActivity,
+    ProcessingRegister,
+    RecycleRule,
+    RedListEntry,
+)
 from app.leads.phones import format_national, normalize_phone
 from app.leads.readers import DELIMITERS, ENCODINGS, ImportFileError
+from app.reports import exports as report_exports
+from app.runtime import current_config
 from tenants.scoping import current_tenant_id, tenant_scope
 
 bp = Blueprint("leads", __name__, url_prefix="/leads")
@@ -44,6 +56,8 @@ register_nav(SECTION_MANAGE, NavItem(_l("Contacts"), "leads.directory", Permissi
 register_nav(SECTION_MANAGE, NavItem(_l("Red list"), "leads.redlist_index", Permission.MANAGE_LEADS, "ban"))
 register_nav(SECTION_MANAGE, NavItem(_l("Contact fields"), "leads.settings", Permission.MANAGE_LEADS, "tag"))
 register_nav(SECTION_MANAGE, NavItem(_l("Recycling"), "leads.recycling", Permission.MANAGE_LEADS, "refresh"))
+register_nav(SECTION_MANAGE, NavItem(_l("Processing register"), "leads.register_index", Permission.MANAGE_TENANT,
+                                     "shield"))
 
 RUNNING = (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
 
@@ -609,3 +623,92 @@ def directory_export(fmt: str):
     if fmt == "xlsx":
         return _xlsx_response(rows, f"contacts-{stamp}.xlsx")
     abort(404)
+
+
+# --------------------------------------------------------------------------- register of processing (L8, art. 30)
+
+
+def _register() -> ProcessingRegister:
+    return register.ensure_prefilled(g.tenant.name if g.get("tenant") else "",
+                                     current_config().RECORDINGS_RETENTION_DAYS)
+
+
+@bp.get("/register")
+@require(Permission.MANAGE_TENANT)
+def register_index():
+    current = _register()
+    return render("leads/register.html", register=current, activities=register.activities(),
+                  bases=register.LEGAL_BASIS_LABELS, form=None, errors={})
+
+
+@bp.post("/register/controller")
+@require(Permission.MANAGE_TENANT)
+def register_controller():
+    try:
+        register.update_controller(request.form)
+    except register.RegisterError as exc:
+        return render("leads/register.html", register=_register(), activities=register.activities(),
+                      bases=register.LEGAL_BASIS_LABELS, form=request.form, errors=exc.errors), 400
+    flash(_("Controller and DPO saved."), "success")
+    return redirect(url_for("leads.register_index"))
+
+
+@bp.route("/register/new", methods=["GET", "POST"])
+@require(Permission.MANAGE_TENANT)
+def register_new():
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            activity = register.create_activity(request.form)
+        except register.RegisterError as exc:
+            errors = exc.errors
+        else:
+            flash(_("Activity “%(name)s” added to the register.", name=activity.name), "success")
+            return redirect(url_for("leads.register_index"))
+    return render("leads/register_activity.html", activity=None, form=request.form, errors=errors,
+                  bases=register.LEGAL_BASIS_LABELS), (400 if errors else 200)
+
+
+@bp.route("/register/<int:activity_id>", methods=["GET", "POST"])
+@require(Permission.MANAGE_TENANT)
+def register_edit(activity_id: int):
+    activity = get_or_404(ProcessingActivity, activity_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            register.update_activity(activity, request.form)
+        except register.RegisterError as exc:
+            errors = exc.errors
+        else:
+            flash(_("Activity “%(name)s” saved.", name=activity.name), "success")
+            return redirect(url_for("leads.register_index"))
+    form = request.form if request.method == "POST" else {
+        name: getattr(activity, name) for name in register.ACTIVITY_FIELDS}
+    return render("leads/register_activity.html", activity=activity, form=form, errors=errors,
+                  bases=register.LEGAL_BASIS_LABELS), (400 if errors else 200)
+
+
+@bp.post("/register/<int:activity_id>/delete")
+@require(Permission.MANAGE_TENANT)
+def register_delete(activity_id: int):
+    activity = get_or_404(ProcessingActivity, activity_id)
+    name = activity.name
+    register.delete_activity(activity)
+    flash(_("Activity “%(name)s” removed from the register.", name=name), "success")
+    return redirect(url_for("leads.register_index"))
+
+
+@bp.get("/register/export.<fmt>")
+@require(Permission.MANAGE_TENANT)
+def register_export(fmt: str):
+    if fmt not in ("pdf", "csv"):
+        abort(404)
+    current = _register()
+    columns, rows = register.export_columns(), register.export_rows()
+    if fmt == "csv":
+        body = report_exports.render_csv(columns, rows, None)
+    else:
+        body = report_exports.render_pdf(_("Register of processing activities"), register.controller_summary(current),
+                                         columns, rows, None, g.tenant)
+    return Response(body, mimetype=report_exports.FORMATS[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="registre-traitements.{fmt}"'})
