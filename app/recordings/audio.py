@@ -25,6 +25,16 @@ class AudioInfo:
     channels: int
 
 
+def downmix(samples: np.ndarray, channels: int) -> np.ndarray:
+    """Interleaved 16-bit frames to mono: the mean of the customer's and the agent's
+    sample (computed in 32 bits, so two loud channels cannot wrap around); an
+    incomplete last frame is dropped."""
+    if channels == 1:
+        return samples
+    frames = samples[: len(samples) - len(samples) % channels].reshape(-1, channels).astype(np.int32)
+    return (frames.sum(axis=1) // channels).astype("<i2")
+
+
 def wav_to_mp3(source: pathlib.Path, target: pathlib.Path) -> AudioInfo:
     """Write ``target`` (MP3) from ``source`` (16-bit PCM WAV, mono or stereo). On any
     error, ``target`` is removed and ``ConversionError`` raised."""
@@ -48,10 +58,7 @@ def wav_to_mp3(source: pathlib.Path, target: pathlib.Path) -> AudioInfo:
                     raw = wav.readframes(CHUNK_FRAMES)
                     if not raw:
                         break
-                    samples = np.frombuffer(raw, dtype="<i2")
-                    if channels == 2:
-                        pairs = samples[: len(samples) - len(samples) % 2].reshape(-1, 2).astype(np.int32)
-                        samples = (pairs.sum(axis=1) // 2).astype("<i2")
+                    samples = downmix(np.frombuffer(raw, dtype="<i2"), channels)
                     read += len(samples)
                     out.write(encoder.encode(samples.tobytes()))
                 out.write(encoder.flush())

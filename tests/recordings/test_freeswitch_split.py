@@ -8,6 +8,7 @@ from __future__ import annotations
 import pathlib
 import time
 import uuid
+import wave
 
 import gevent
 import pytest
@@ -80,7 +81,10 @@ def test_split_closes_each_part_on_a_real_node(tmp_path: pathlib.Path, leg: str)
     for number, path in enumerate(stopped, start=1):
         wav = pathlib.Path(path)
         assert wav.is_file(), f"FreeSWITCH wrote no {wav}"
+        with wave.open(str(wav), "rb") as written:
+            assert written.getnchannels() == 2, f"part {number} is not stereo (RECORD_STEREO)"
         info = wav_to_mp3(wav, tmp_path / f"part{number}.mp3")
+        assert info.channels == 2
         durations.append(info.duration_s)
         wav.unlink()
     print(f"\n{leg}: parts written by FreeSWITCH (s): {durations}")
@@ -147,4 +151,6 @@ def test_dialer_splits_a_long_call_on_a_real_node(world) -> None:
     for _, _, path in parts:
         wav = pathlib.Path(path)
         assert wav.is_file() and wav.stat().st_size > 44, f"FreeSWITCH wrote no {wav}"
+        with wave.open(str(wav), "rb") as written:
+            assert written.getnchannels() == 2, f"{wav.name} is not stereo (RECORD_STEREO)"
         wav.unlink()
