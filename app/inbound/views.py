@@ -202,14 +202,7 @@ def ivr_form(ivr_id: int | None = None):
 @require(Permission.MANAGE_CAMPAIGNS)
 def ivr_delete(ivr_id: int):
     menu = get_or_404(IvrMenu, ivr_id)
-    try:
-        services.delete_ivr(menu)
-    except InboundError as error:
-        Session.rollback()
-        flash(str(error.message), "error")
-        return redirect(url_for("inbound.ivrs"))
-    flash(_("Menu %(name)s deleted.", name=menu.name), "success")
-    return redirect(url_for("inbound.ivrs"))
+    return _delete(services.delete_ivr, menu, _("Menu %(name)s deleted.", name=menu.name), "inbound.ivrs")
 
 
 # ------------------------------------------------------------ queues
@@ -257,11 +250,16 @@ def queue_form(queue_id: int | None = None):
 @require(Permission.MANAGE_CAMPAIGNS)
 def queue_delete(queue_id: int):
     queue = get_or_404(InboundQueue, queue_id)
+    return _delete(services.delete_queue, queue, _("Queue %(name)s deleted.", name=queue.name), "inbound.queues")
+
+
+def _delete(remove, item, done: str, endpoint: str):
+    """Delete `item` with the service `remove`; a refusal (still in use) is flashed."""
     try:
-        services.delete_queue(queue)
+        remove(item)
     except InboundError as error:
         Session.rollback()
         flash(str(error.message), "error")
-        return redirect(url_for("inbound.queues"))
-    flash(_("Queue %(name)s deleted.", name=queue.name), "success")
-    return redirect(url_for("inbound.queues"))
+    else:
+        flash(done, "success")
+    return redirect(url_for(endpoint))

@@ -255,7 +255,6 @@ class CampaignEngine:
         self._samples_at = now
 
     def _dial(self, lead: LeadToDial, now: float) -> None:
-        s = self.settings
         # queued and dialled in the same instant: built in DIALLING with both times
         call = CallRecord(
             self._new_call_id(),
@@ -267,6 +266,12 @@ class CampaignEngine:
         self.calls[call.call_id] = call
         self._outstanding[call.call_id] = now
         self._counters.dials += 1
+        self._originate(call, lead, amd=self.settings.amd)
+
+    def _originate(
+        self, call: CallRecord, lead: LeadToDial, *, amd: bool, variables: dict[str, str] | None = None
+    ) -> None:
+        s = self.settings
         self._control.originate(
             OriginateRequest(
                 call_id=call.call_id,
@@ -276,8 +281,9 @@ class CampaignEngine:
                 destination=lead.phone_number,
                 caller_id=lead.caller_id or s.caller_id,
                 ring_timeout_s=s.ring_timeout_s,
-                amd=s.amd,
+                amd=amd,
                 record=s.record,
+                variables=dict(variables or {}),
             )
         )
 
@@ -618,7 +624,6 @@ class CampaignEngine:
         agent = self._agent(agent_id)
         if agent.state is not AgentState.READY:
             raise IllegalTransition(f"agent {agent_id} is {agent.state}: only a ready agent dials")
-        s = self.settings
         call = CallRecord(
             self._new_call_id(),
             lead.lead_id,
@@ -636,20 +641,8 @@ class CampaignEngine:
         self._presented_or_talking[agent_id] = now
         self._counters.dials += 1
         self._dirty = True
-        self._control.originate(
-            OriginateRequest(
-                call_id=call.call_id,
-                tenant_id=s.tenant_id,
-                campaign_id=s.campaign_id,
-                lead_id=lead.lead_id,
-                destination=lead.phone_number,
-                caller_id=lead.caller_id or s.caller_id,
-                ring_timeout_s=s.ring_timeout_s,
-                amd=False,  # a person dialled it and listens: no detection delay
-                record=s.record,
-                variables={"agent_id": str(agent_id)},
-            )
-        )
+        # a person dialled it and listens: no detection delay
+        self._originate(call, lead, amd=False, variables={"agent_id": str(agent_id)})
         return call
 
     def is_agent_dialled(self, call_id: str | None) -> bool:
