@@ -244,12 +244,12 @@ async def _drive(port: int, rate: float, duration: float, make_request, check) -
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.wait(tasks)
-    # the rate achieved: answers received over the time from the first due instant
-    # to the last answer
+    # the rate achieved: good answers (errors excluded) over the time from the first
+    # due instant to the last answer
     elapsed = loop.time() - start
     for connection in idle:
         connection.close()
-    return result, len(result.latencies) / elapsed
+    return result, (len(result.latencies) - result.errors) / elapsed
 
 
 def settle(port: int, limit_s: float = 60.0) -> None:
@@ -320,7 +320,8 @@ def main() -> None:
         drive(port, 50, 2, lead, created)
         settle(port)
         baseline, baseline_rps = drive(port, args.rate, args.baseline_duration, lambda _i: healthz, healthy)
-        print(f"/healthz baseline: {baseline_rps:.0f} req/s for {args.baseline_duration:.0f} s, "
+        print(f"/healthz baseline: {args.rate:.0f} req/s offered for {args.baseline_duration:.0f} s, "
+              f"{baseline_rps:.0f} good answers/s, "
               f"p50 {baseline.percentile(50):.1f} ms, p99 {baseline.percentile(99):.1f} ms, "
               f"errors {baseline.errors}")
         settle(port)
@@ -328,7 +329,8 @@ def main() -> None:
         load, rps = drive(port, args.rate, args.duration, lead, created)
         cpu = server_cpu_seconds(server.pid) - cpu_before
         db_cpu = database_cpu_seconds(name) - db_cpu_before
-        print(f"POST /api/external/leads: {rps:.0f} req/s for {args.duration:.0f} s "
+        print(f"POST /api/external/leads: {args.rate:.0f} req/s offered for {args.duration:.0f} s, "
+              f"{rps:.0f} good answers/s "
               f"({len(load.latencies)} requests, gunicorn {args.worker_class} x{args.workers}"
               f"{f' threads {args.threads}' if args.worker_class == 'gthread' else ''}, "
               f"{load.connections} connections), "
