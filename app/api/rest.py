@@ -257,6 +257,15 @@ def filter_recordings(stmt: sa.Select, args: dict[str, Any]) -> sa.Select:
     return stmt
 
 
+def recording_part_counts(call_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many parts each call's recording has (the caller's tenant only)."""
+    if not call_ids:
+        return {}
+    rows = Session.execute(sa.select(Recording.call_id, sa.func.count()).where(Recording.call_id.in_(call_ids))
+                           .group_by(Recording.call_id))
+    return {call_id: count for call_id, count in rows}
+
+
 def calls_page(args: dict[str, Any]) -> tuple[list[Call], str | None]:
     """Calls have UUID ids: their pages follow (started_at, id), newest last."""
     stmt = sa.select(Call)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from app.api.schemas import StrictSchema, Text
 from app.auth.models import Role
@@ -228,14 +228,32 @@ class RecordingQuery(PageQuery):
 
 
 class RecordingOut(Schema):
+    """One part of a call's recording: a call is cut into parts at each transfer and
+    when a part reaches the account's maximum length; ``parts`` counts them (one
+    query per page)."""
+
     id = fields.Integer()
     call_id = fields.UUID()
+    part = fields.Integer(metadata={"description": "1, 2, ...: this file's place in the call's recording"})
+    parts = fields.Integer(metadata={"description": "How many parts the call's recording has so far"})
+    started_at = fields.DateTime(allow_none=True,
+                                 metadata={"description": "When this part began (null for part 1: at the answer)"})
     status = fields.String()
     format = fields.String()
     duration_s = fields.Float(allow_none=True)
     size_bytes = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     converted_at = fields.DateTime(allow_none=True)
+
+    @pre_dump(pass_collection=True)
+    def _count_parts(self, data, many: bool, **kwargs):
+        from app.api.rest import recording_part_counts  # rest imports this module
+
+        rows = list(data) if many else [data]
+        counts = recording_part_counts({row.call_id for row in rows})
+        out = [{**{name: getattr(row, name) for name in self.dump_fields if name != "parts"},
+                "parts": counts.get(row.call_id, row.part)} for row in rows]
+        return out if many else out[0]
 
 
 _FLAGS = ("sale", "answering_machine", "callback", "not_interested", "final", "not_treatable")
