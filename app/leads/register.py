@@ -11,11 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.audit.services import record_event
 from app.db import utcnow
 from app.extensions import Session
 from app.leads.models import LegalBasis, PrivacySettings, ProcessingActivity, ProcessingRegister
+from tenants.scoping import current_tenant_id
 
 # Since this date French outbound telephone prospecting of consumers needs their
 # prior consent (law of 30 June 2025, opt-in replacing the Bloctel opt-out).
@@ -52,9 +54,12 @@ class RegisterError(ValueError):
 def register(default_controller: str = "") -> ProcessingRegister:
     current = Session.scalar(sa.select(ProcessingRegister))
     if current is None:
-        current = ProcessingRegister(controller_name=default_controller[:200])
-        Session.add(current)
-        Session.flush()
+        # two first views at once: the second waits for the first's row and takes it
+        # (so the product's activities are written in only once)
+        Session.execute(pg_insert(ProcessingRegister)
+                        .values(tenant_id=current_tenant_id(), controller_name=default_controller[:200])
+                        .on_conflict_do_nothing(index_elements=["tenant_id"]))
+        current = Session.scalars(sa.select(ProcessingRegister).execution_options(populate_existing=True)).one()
     return current
 
 

@@ -260,3 +260,39 @@ def test_tenant_isolation_and_permissions(app, client, world):
     assert client.get("/leads/register").status_code == 403
     assert client.get("/leads/register/export.csv").status_code == 403
     assert "/leads/register" not in client.get("/leads/lists").get_data(as_text=True)
+
+
+def test_two_first_views_at_once_prefill_once(app, world):
+    """The second first view waits for the first one's register row and reuses it:
+    the product's activities are written in once (real PostgreSQL, two sessions)."""
+    import threading
+    import time
+
+    first_flushed = threading.Event()
+    failures = []
+
+    def view(wait_for_first: bool) -> None:
+        try:
+            with app.test_request_context(), tenant_scope(world.a.id):
+                if wait_for_first:
+                    first_flushed.wait(10)
+                register.ensure_prefilled("Alpha", 365)
+                if not wait_for_first:
+                    first_flushed.set()
+                    time.sleep(0.5)  # the other view is now blocked on this row
+                Session.commit()
+        except Exception as exc:  # noqa: BLE001  (reported by the assertion below)
+            failures.append(exc)
+        finally:
+            Session.remove()
+
+    threads = [threading.Thread(target=view, args=(flag,)) for flag in (False, True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert failures == []
+    with tenant_scope(world.a.id):
+        assert Session.scalar(sa.select(sa.func.count()).select_from(ProcessingRegister)) == 1
+        assert sorted(Session.scalars(sa.select(ProcessingActivity.system_key))) == sorted(PRODUCT_KEYS)
+        Session.commit()
