@@ -395,7 +395,8 @@ class PredictivePolicy:
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
     # The measured rate is trusted in proportion live / (live + confidence_live): a few
     # abandons among the first few hundred calls are mostly chance, not a pacing error.
-    confidence_live: float = 300.0
+    # None: 300 live calls, 900 for targets under 1.5 % (chosen by measurement, docs/dialer.md).
+    confidence_live: float | None = None
     # Anti-windup: the cumulative rate lags, so the multiplier is only pushed further while
     # the rate of the last ``recent_minutes`` is on the same side of the aim.
     recent_minutes: int = 10
@@ -563,7 +564,10 @@ class PredictivePolicy:
             recent = (c.abandoned - abandoned_then + 10.0 * aim) / (c.live - live_then + 10.0)
             if (error < 0.0) == (recent < aim):
                 error = 0.0  # already heading back to the aim: wait for it
-        weight = c.live / (c.live + self.confidence_live)
+        confidence = self.confidence_live
+        if confidence is None:
+            confidence = 900.0 if self.target < 0.015 else 300.0
+        weight = c.live / (c.live + confidence)
         self.multiplier = max(0.05, min(4.0, self.multiplier * math.exp(self.gain * weight * error)))
 
 def make_policy(
