@@ -395,7 +395,7 @@ class PredictivePolicy:
     multiplier: float = 0.5  # start cautious: the model alone under-estimates abandons (docs/dialer.md)
     # The measured rate is trusted in proportion live / (live + confidence_live): a few
     # abandons among the first few hundred calls are mostly chance, not a pacing error.
-    # None: 300 live calls, 900 for targets under 1.5 % (chosen by measurement, docs/dialer.md).
+    # None: 300 live calls, 600 for targets under 1.5 % (chosen by measurement, docs/dialer.md).
     confidence_live: float | None = None
     # Anti-windup: the cumulative rate lags, so the multiplier is only pushed further while
     # the rate of the last ``recent_minutes`` is on the same side of the aim.
@@ -566,7 +566,7 @@ class PredictivePolicy:
                 error = 0.0  # already heading back to the aim: wait for it
         confidence = self.confidence_live
         if confidence is None:
-            confidence = 900.0 if self.target < 0.015 else 300.0
+            confidence = 600.0 if self.target < 0.015 else 300.0
         weight = c.live / (c.live + confidence)
         self.multiplier = max(0.05, min(4.0, self.multiplier * math.exp(self.gain * weight * error)))
 
