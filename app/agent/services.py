@@ -35,6 +35,7 @@ from app.campaigns.models import (
 from app.compliance import Decision
 from app.db import utcnow
 from app.extensions import Session
+from app.inbound.models import InboundQueue
 from app.leads import redlist
 from app.leads import services as lead_services
 from app.leads.models import CustomField, Lead, LeadList
@@ -380,7 +381,11 @@ def transfer_call(user: User, campaign: Campaign, call_id: str, kind: str, targe
             raise AgentError(_l("%(number)s is not a valid phone number.", number=target))
         target = phone
     elif kind == "queue":
-        raise AgentError(_l("Transfers to a queue are not available yet."))
+        if warm:
+            raise AgentError(_l("A queue has nobody to talk to first: transfer to it without consulting."))
+        queue = next((q for q in transfer_queues(user) if target.isdigit() and q.id == int(target)), None)
+        if queue is None:
+            raise AgentError(_l("Choose an active queue."))
     else:
         raise AgentError(_l("Unknown transfer."))
     bus.send_command(bus.AgentCommand("transfer", user.tenant_id, campaign.id, user.id, call_id=call_id,
@@ -401,6 +406,12 @@ def transfer_agents(user: User, campaign: Campaign) -> list[User]:
     if not live:
         return []
     return list(Session.scalars(sa.select(User).where(User.id.in_(live)).order_by(User.display_name)))
+
+
+def transfer_queues(user: User) -> list[InboundQueue]:
+    """The tenant's active inbound queues, by name (a customer can be sent to wait there)."""
+    return list(Session.scalars(sa.select(InboundQueue).where(
+        InboundQueue.tenant_id == user.tenant_id, InboundQueue.active.is_(True)).order_by(InboundQueue.name)))
 
 
 def due_callbacks(user: User, now: dt.datetime | None = None) -> list[Callback]:

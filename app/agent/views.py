@@ -117,6 +117,7 @@ def workspace():
                   unread=messaging.unread_count(g.user), wrapup_target=services.wrapup_target(campaign),
                   preview=services.get_lead(session.get(PREVIEW_KEY)) if campaign.dial_mode == "PREVIEW" else None,
                   transfer_agents=services.transfer_agents(g.user, campaign),
+                  transfer_queues=services.transfer_queues(g.user),
                   full_bleed=True, sidebar_state="collapsed")
 
 
@@ -376,7 +377,7 @@ def preview_skip():
 def transfer():
     campaign = _require_campaign()
     kind = request.form.get("kind", "")
-    target = request.form.get("agent_id" if kind == "agent" else "number", "")
+    target = request.form.get({"agent": "agent_id", "queue": "queue_id"}.get(kind, "number"), "")
     warm = request.form.get("warm") in ("1", "on", "true")
     try:
         services.transfer_call(g.user, campaign, request.form.get("call_id", ""), kind, target, warm)
@@ -464,7 +465,8 @@ def stream():
         parts += [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
                                             wrapup_target=target)),
                   ("dispo", render_template("agent/_dispo.html", screen=screen, wrapup_target=target,
-                                            transfer_agents=services.transfer_agents(user, _campaign)))]
+                                            transfer_agents=services.transfer_agents(user, _campaign),
+                                            transfer_queues=services.transfer_queues(user)))]
         return parts
 
     def side_parts(_campaign: Campaign) -> list[tuple[str, str]]:

@@ -670,6 +670,8 @@ class CampaignEngine:
             raise IllegalTransition(f"agent {agent_id} has no call in progress to transfer")
         if call.call_id in self._consults:
             raise IllegalTransition("a consultation is already under way: complete or cancel it")
+        if warm and kind is TransferKind.QUEUE:
+            raise IllegalTransition("a queue has nobody to consult: transfer to it cold")
         target_agent = self._transfer_target(agent_id, kind, target)
         if warm:
             self._control.consult(call.call_id, kind, target)  # type: ignore[attr-defined]

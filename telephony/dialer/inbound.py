@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("carillon.dialer.inbound")
 
 QUEUE_LOCK_NAMESPACE = 0x0CA9  # pg_try_advisory_lock(ns, queue id): the process serving the queue
+TRANSFER_PICKUP_S = 30.0  # a customer transferred to a queue this process does not hold is dropped after
 OUTCOME_ABANDONED = "abandoned"  # the caller hung up while waiting
 OUTCOME_OVERFLOWED = "overflowed"  # the maximum wait passed: sent to the overflow destination
 
@@ -100,6 +101,15 @@ class WaitingCall:
     lead_id: int | None = None
     node: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+
+
+def transferred_call(tenant_id: int, record: CallRecord, queue_id: int, now: float) -> WaitingCall:
+    """The customer of a cold transfer to a queue waits there as a new inbound call: a
+    call id (and CDR row) of its own, the original call id in its data, the same lead
+    (the next agent's screen pops it). The original call stays with its first agent
+    until their disposition."""
+    return WaitingCall(str(uuid.uuid4()), tenant_id, queue_id, record.destination, now,
+                       lead_id=record.lead_id, data={"transferred_from": record.call_id})
 
 
 class InboundMedia(Protocol):
@@ -279,6 +289,7 @@ class InboundRouter:
         for tenant_id, queues in by_tenant.items():
             with tenant_scope(tenant_id):
                 try:
+                    self._transferred(tenant_id, runners, now)
                     for queue in queues:
                         self._arrivals(queue, now)
                         self._expire(queue, gone, now)
@@ -294,6 +305,25 @@ class InboundRouter:
                 len(self.waiting[q.queue_id]) for q in self.queues.values()
                 if q.tenant_id == runner.tenant_id and runner.campaign_id in q.campaign_ids)
         self.publish(runners, now)
+
+    def _transferred(self, tenant_id: int, runners: Mapping[int, CampaignRunner], now: float) -> None:
+        """Customers an agent transferred to one of this tenant's queues held here."""
+        for runner in runners.values():
+            pending = getattr(runner, "queue_transfers", None)
+            if runner.tenant_id != tenant_id or not pending:
+                continue
+            for _ in range(len(pending)):
+                call = pending.popleft()
+                queue = self.queues.get(call.queue_id)
+                if queue is None or queue.tenant_id != tenant_id:
+                    if now - call.arrived_at < TRANSFER_PICKUP_S:
+                        pending.append(call)  # not (yet) held here: kept for the next steps
+                    else:
+                        log.warning("transfer of %s to queue %s: the queue is not served here",
+                                    call.data.get("transferred_from"), call.queue_id)
+                    continue
+                call.arrived_at = now
+                self.arrive(queue, call, now)
 
     def _arrivals(self, queue: QueueSettings, now: float) -> None:
         for call in self.media.arrivals(queue, now):
@@ -313,6 +343,8 @@ class InboundRouter:
         row.queue_id, row.did, row.lead_id = queue.queue_id, call.did, call.lead_id
         row.phone_number, row.caller_id = call.caller[:20], (call.did or "")[:20] or None
         row.state, row.node = CallState.QUEUED.value, call.node
+        if call.data.get("transferred_from"):
+            row.data = {**(row.data or {}), "transferred_from": call.data["transferred_from"]}
         row.times = {**row.times, CallState.QUEUED.value: at.isoformat()}
         Session.flush()
         self.media.accept(call, now)

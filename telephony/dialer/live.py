@@ -46,6 +46,8 @@ class LiveSimulator(Simulator):
         self._pick = random.Random(seed + 1)
         self._consulting: dict[str, tuple[TransferKind, str]] = {}
 
+    takes_queue_transfers = True  # the customer waits in the queue as a new simulated caller
+
     def set_time(self, t: float) -> None:
         self._t = max(self._t, t)
 

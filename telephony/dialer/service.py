@@ -589,6 +589,7 @@ class CampaignRunner:
         self._dialable_at = -float("inf")
         self._published: dict[int, tuple] = {}
         self._pending_logout: set[int] = set()
+        self.queue_transfers: deque = deque()  # customers transferred to a queue (inbound.WaitingCall)
         # the campaign's wrap-up: its length, and the status set when it runs out (None: wait)
         self.wrap_up_s = float(getattr(campaign, "wrapup_s", 0) or 0)
         self.wrap_up_status: str | None = getattr(campaign, "wrapup_status", None) or None
@@ -732,10 +733,15 @@ class CampaignRunner:
         elif command.kind == "transfer":
             kind = TransferKind(command.transfer_kind or "")
             if kind is TransferKind.QUEUE:
-                raise IllegalTransition("transfer to a queue is not available yet")
+                if not getattr(self.backend, "takes_queue_transfers", False):
+                    raise IllegalTransition("transfer to a queue is not available on this media server yet")
+                if not (command.target or "").isdigit():
+                    raise IllegalTransition(f"queue id expected, got {command.target!r}")
             call = engine.transfer(agent_id, kind, command.target or "", warm=command.warm)
             if not command.warm:
                 self.backend.control_recording(call.call_id, "split")
+            if kind is TransferKind.QUEUE:
+                self._to_queue(call, int(command.target or ""))
         elif command.kind == "transfer_complete":
             call = engine.complete_transfer(agent_id)
             self.backend.control_recording(call.call_id, "split")
@@ -744,6 +750,12 @@ class CampaignRunner:
         elif command.kind == "logout":
             self._pending_logout.add(agent_id)
             self._logout_if_pending(agent_id)
+
+    def _to_queue(self, call: CallRecord, queue_id: int) -> None:
+        """The customer of a cold transfer to a queue: taken by the inbound router at its step."""
+        from telephony.dialer.inbound import transferred_call
+
+        self.queue_transfers.append(transferred_call(self.tenant_id, call, queue_id, self.engine.now()))
 
     def dial_for_agent(self, agent_id: int, lead_id: int) -> None:
         """MANUEL / PREVIEW: the agent's chosen lead, screened again here (the page's

@@ -176,6 +176,42 @@ def test_transfer_to_an_agent_of_the_campaign(client, world, desks):
     assert (command["kind"], command["target"], command["warm"]) == ("transfer", str(colleague.id), False)
 
 
+def _queue(tenant_id: int, name: str, active: bool = True) -> int:
+    from app.inbound.models import InboundQueue
+
+    with tenant_scope(tenant_id):
+        queue = InboundQueue(name=name, active=active)
+        Session.add(queue)
+        Session.commit()
+        return queue.id
+
+
+def test_transfer_to_a_queue_of_the_tenant_cold_only(client, world, desks):
+    a, b = desks
+    accueil = _queue(a.tenant_id, "Accueil")
+    closed = _queue(a.tenant_id, "Ancienne file", active=False)
+    foreign = _queue(b.tenant_id, "File de B")
+    headers = _start(client, world, a, "MANUEL")
+    call_id = put_in_call(a, a.leads[0])
+    page = client.get("/agent/").get_data(as_text=True)
+    assert 'data-testid="transfer-queue"' in page and f'<option value="{accueil}">Accueil</option>' in page
+    assert f'<option value="{closed}">' not in page and "File de B" not in page
+    for queue_id in (foreign, closed, "x"):  # another tenant's queue is unknown here, like an inactive one
+        response = client.post("/agent/transfer", data={"call_id": call_id, "kind": "queue",
+                                                        "queue_id": str(queue_id)}, headers=headers)
+        assert response.status_code == 422 and "Choose an active queue." in response.get_data(as_text=True)
+    warm = client.post("/agent/transfer", data={"call_id": call_id, "kind": "queue", "queue_id": str(accueil),
+                                                "warm": "1"}, headers=headers)
+    assert warm.status_code == 422 and "without consulting" in warm.get_data(as_text=True)
+    assert _commands(a.campaign.id) == []
+    ok = client.post("/agent/transfer", data={"call_id": call_id, "kind": "queue", "queue_id": str(accueil)},
+                     headers=headers)
+    assert ok.status_code == 200
+    (command,) = _commands(a.campaign.id)
+    assert (command["kind"], command["transfer_kind"], command["target"], command["warm"]) == (
+        "transfer", "queue", str(accueil), False)
+
+
 def test_card_payment_button_in_a_recorded_call(client, world, desks):
     a, _ = desks
     with tenant_scope(a.tenant_id):

@@ -185,3 +185,37 @@ def test_bad_transfers_are_refused_and_change_nothing():
     assert rig.control.transfers == [] and "transfers" not in call.data
     with pytest.raises(IllegalTransition):
         rig.engine.complete_transfer(1)
+
+
+def test_cold_transfer_to_a_queue_ends_the_agent_part_and_warm_is_refused():
+    rig, finished = manual_rig()
+    rig.engine.login(1)
+    call = _in_call(rig)
+    rig.advance(10)
+    with pytest.raises(IllegalTransition):  # nobody to consult in a queue
+        rig.engine.transfer(1, TransferKind.QUEUE, "5", warm=True)
+    assert rig.control.transfers == [] and rig.engine.agents[1].state is AgentState.IN_CALL
+    rig.engine.transfer(1, TransferKind.QUEUE, "5")
+    assert rig.control.transfers == [("transfer", call.call_id, "queue", "5")]
+    assert rig.engine.agents[1].state is AgentState.WRAP_UP  # the agent qualifies their part
+    rig.event(call.call_id, EventKind.HANGUP, "NORMAL_CLEARING")  # the customer's leg leaves the campaign
+    rig.engine.disposition(1, "SAV")
+    (record,) = finished
+    assert record.agent_id == 1 and record.disposition == "SAV"
+    (transfer,) = json.loads(record.data["transfers"])
+    assert transfer == {"at": 1010.0, "mode": "cold", "kind": "queue", "target": "5", "agent_id": 1}
+    assert rig.engine.agents[1].state is AgentState.READY and rig.engine.agents[1].call_id is None
+
+
+def test_the_customer_transferred_to_a_queue_waits_as_a_new_call_of_the_same_lead():
+    from telephony.dialer.inbound import transferred_call
+
+    rig, _ = manual_rig()
+    rig.engine.login(1)
+    call = _in_call(rig)
+    rig.engine.transfer(1, TransferKind.QUEUE, "5")
+    waiting = transferred_call(3, call, 5, 1012.0)
+    assert waiting.call_id != call.call_id and len(waiting.call_id) == 36
+    assert (waiting.tenant_id, waiting.queue_id, waiting.caller, waiting.lead_id, waiting.arrived_at) == (
+        3, 5, LEAD.phone_number, LEAD.lead_id, 1012.0)
+    assert waiting.data == {"transferred_from": call.call_id}

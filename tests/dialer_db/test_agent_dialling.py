@@ -180,3 +180,39 @@ def test_the_wrap_up_timer_closes_with_the_campaign_default_status(world):
         _wait_for(service, clock, agent.id, world.a.id, "ready", limit=clock.t + 10)
     call = _call(world.a.id, in_call["call_id"])
     assert call.disposition == "RP" and 20 <= call.wrapup_s <= 22
+
+
+def test_cold_transfer_to_a_queue_gives_the_customer_a_new_inbound_call(world):
+    """Simulated backend: the first agent's part ends (wrap-up, outbound CDR with the
+    transfer), the customer waits in the queue under a new call id and goes to the
+    ready agent of the accepting campaign, with the same lead."""
+    from tests.inbound.conftest import make_queue
+
+    agent, other = _Ref(world.a.users["agent"].id), _Ref(world.a.users["supervisor"].id)
+    campaign = _Ref(make_campaign(world.a.id, "Vers la file", leads=3, dial_mode="MANUEL").id)
+    with tenant_scope(world.a.id):
+        queue_id = make_queue("Accueil", [campaign.id]).id
+        Session.commit()
+    clock = FakeClock()
+    service = _real_agent_service(clock, world.a.id)
+    with released(service):
+        _join(service, clock, world.a.id, campaign.id, agent.id)
+        lead_id = _lead_ids(world.a.id, campaign.id)[0]
+        bus.send_command(bus.AgentCommand("dial", world.a.id, campaign.id, agent.id, lead_id=lead_id))
+        in_call = _wait_for(service, clock, agent.id, world.a.id, "in_call", limit=clock.t + 30)
+        _join(service, clock, world.a.id, campaign.id, other.id)
+        bus.send_command(bus.AgentCommand("transfer", world.a.id, campaign.id, agent.id, call_id=in_call["call_id"],
+                                          transfer_kind="queue", target=str(queue_id)))
+        _beat(service, clock, world.a.id, [agent.id, other.id], 1)
+        assert bus.agent_state(world.a.id, agent.id)["state"] == "wrap_up"
+        bus.send_command(bus.AgentCommand("disposition", world.a.id, campaign.id, agent.id, status="VT",
+                                          call_id=in_call["call_id"]))
+        taken = _wait_for(service, clock, other.id, world.a.id, "in_call", limit=clock.t + 30)
+        assert taken["call_id"] != in_call["call_id"]
+    original = _call(world.a.id, in_call["call_id"])
+    (transfer,) = json.loads(original.data["transfers"])
+    assert (original.direction, original.agent_id, original.disposition) == ("out", agent.id, "VT")
+    assert (transfer["mode"], transfer["kind"], transfer["target"]) == ("cold", "queue", str(queue_id))
+    new = _call(world.a.id, taken["call_id"])
+    assert (new.direction, new.queue_id, new.agent_id, new.lead_id) == ("in", queue_id, other.id, lead_id)
+    assert new.data["transferred_from"] == in_call["call_id"]

@@ -334,3 +334,65 @@ def test_screen_pop_finds_the_caller_lead_of_this_tenant_only(rig, world):
     media.pending = [unknown]
     router.step(runners)
     assert _row(a.tenant_id, unknown.call_id).lead_id is None
+
+
+def test_a_customer_transferred_to_the_queue_is_a_new_inbound_call_routed_to_another_agent(rig, world):
+    """An agent's cold transfer to a queue (CampaignRunner hands the customer over in
+    ``queue_transfers``): the router takes the customer as a new caller of the queue,
+    with a CDR row of its own that points at the original call and keeps its lead."""
+    from collections import deque
+
+    from app.campaigns.services import create_campaign
+    from app.leads.models import Lead, LeadList
+    from telephony.dialer.calls import CallRecord, CallState
+    from telephony.dialer.inbound import transferred_call
+
+    clock, media, router, runners, a = rig
+    with tenant_scope(a.tenant_id):
+        campaign = create_campaign("Relances", {"caller_id": "+33162000000"})
+        lead_list = LeadList(campaign_id=campaign.id, name="Relances")
+        Session.add(lead_list)
+        Session.flush()
+        lead = Lead(list_id=lead_list.id, phone_number="+33612340000", first_name="Inès", last_name="Roux",
+                    vendor_lead_code="r-1")
+        Session.add(lead)
+        Session.commit()
+        lead_id = lead.id
+    original = CallRecord(str(uuid.uuid4()), lead_id, "+33612340000", CallState.WRAP_UP, {CallState.QUEUED: 0.0})
+    first, second = (runners[cid] for cid in a.campaign_ids)
+    second.engine.login(AGENTS[20])
+    clock.t = 30.0
+    waiting = transferred_call(a.tenant_id, original, a.queue_id, 30.0)
+    first.queue_transfers = deque([waiting])
+    router.step(runners)
+    assert not first.queue_transfers
+    assert second.control.bridged == [(waiting.call_id, AGENTS[20])]
+    record = second.engine.calls[waiting.call_id]
+    assert record.lead_id == lead_id and record.data["transferred_from"] == original.call_id  # screen pop
+    row = _row(a.tenant_id, waiting.call_id)
+    assert (row.direction, row.queue_id, row.agent_id, row.lead_id) == ("in", a.queue_id, AGENTS[20], lead_id)
+    assert row.data["transferred_from"] == original.call_id
+    assert _row(a.tenant_id, original.call_id) is None  # the outbound row is never reused
+    assert _day_counts(a)["offered"] == "1"
+
+
+def test_a_transfer_to_a_queue_not_held_here_is_not_taken(rig, setups):
+    """A customer sent to another tenant's queue (or one this process does not serve)
+    never enters a queue of this router; it is dropped after a while with a warning."""
+    from collections import deque
+
+    from telephony.dialer.calls import CallRecord, CallState
+    from telephony.dialer.inbound import TRANSFER_PICKUP_S, transferred_call
+
+    clock, media, router, runners, a = rig
+    first = runners[a.campaign_ids[0]]
+    first.engine.login(AGENTS[10])
+    original = CallRecord(str(uuid.uuid4()), None, "+33612340000", CallState.WRAP_UP, {CallState.QUEUED: 0.0})
+    waiting = transferred_call(a.tenant_id, original, setups["b"].queue_id, 0.0)
+    first.queue_transfers = deque([waiting])
+    router.step(runners)
+    assert list(first.queue_transfers) == [waiting] and first.control.bridged == []
+    clock.t = TRANSFER_PICKUP_S
+    router.step(runners)
+    assert not first.queue_transfers and first.control.bridged == []
+    assert _row(a.tenant_id, waiting.call_id) is None
