@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -182,6 +183,15 @@ def test_the_wrap_up_timer_closes_with_the_campaign_default_status(world):
     assert call.disposition == "RP" and 20 <= call.wrapup_s <= 22
 
 
+@contextlib.contextmanager
+def _queues_released(service):
+    """The service's inbound router lets go of its queues (and their advisory locks)."""
+    try:
+        yield
+    finally:
+        service.inbound.close()
+
+
 def test_cold_transfer_to_a_queue_gives_the_customer_a_new_inbound_call(world):
     """Simulated backend: the first agent's part ends (wrap-up, outbound CDR with the
     transfer), the customer waits in the queue under a new call id and goes to the
@@ -195,7 +205,7 @@ def test_cold_transfer_to_a_queue_gives_the_customer_a_new_inbound_call(world):
         Session.commit()
     clock = FakeClock()
     service = _real_agent_service(clock, world.a.id)
-    with released(service):
+    with released(service), _queues_released(service):
         _join(service, clock, world.a.id, campaign.id, agent.id)
         lead_id = _lead_ids(world.a.id, campaign.id)[0]
         bus.send_command(bus.AgentCommand("dial", world.a.id, campaign.id, agent.id, lead_id=lead_id))
