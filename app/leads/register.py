@@ -276,7 +276,7 @@ def ensure_prefilled(default_controller: str, default_recording_days: int,
 
 def export_columns() -> list[tuple[str, str, str]]:
     return [(key, str(label), "text") for key, label in [
-        ("name", _l("Activity")), ("purpose", _l("Purpose")), ("legal_basis_label", _l("Legal basis")),
+        ("name", _l("Activity")), ("purpose", _l("Purpose of processing")), ("legal_basis_label", _l("Legal basis")),
         ("data_categories", _l("Data categories")), ("data_subjects", _l("Data subjects")),
         ("recipients", _l("Recipients")), ("transfers", _l("Transfers outside the EU")),
         ("transfer_safeguards", _l("Safeguards")), ("retention", _l("Retention period")),

@@ -217,7 +217,7 @@ def test_exports_pdf_and_csv(client, world, rendered):
     response = client.get("/leads/register/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")), delimiter=";"))
-    assert table[0][:3] == ["Activity", "Purpose", "Legal basis"]
+    assert table[0][:3] == ["Activity", "Purpose of processing", "Legal basis"]
     by_name = {row[0]: row for row in table[1:]}
     assert set(by_name) == {"Telephone prospecting", "Call recording", "Customer management",
                             "Red lists and opposition", "Newsletter"}
