@@ -41,6 +41,7 @@ from app.leads import services as lead_services
 from app.leads.models import CustomField, Lead, LeadList
 from app.leads.phones import normalize_phone
 from app.realtime import bus
+from app.recordings import services as recording_services
 
 WRAPUP_TARGET_S = 30  # a campaign without its own wrap-up length (``Campaign.wrapup_s``)
 PREVIEW_SKIP_DELAY = dt.timedelta(minutes=30)  # a skipped preview lead comes back after the others
@@ -145,6 +146,7 @@ class LeadScreen:
     timeline: list = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     statuses: list[CampaignStatus] = field(default_factory=list)
+    payment_paused: bool = False  # the recording is masked for a card payment (survives a reload)
 
 
 def get_lead(lead_id: int | str | None) -> Lead | None:
@@ -171,10 +173,12 @@ def lead_screen(user: User, campaign: Campaign, state: dict[str, str] | None = N
     screen.lead = get_lead(state.get("lead_id"))
     if screen.lead is None:
         return screen
+    call_uuid = parse_call_id(screen.call_id)
+    if campaign.recording and call_uuid is not None:
+        screen.payment_paused = recording_services.payment_paused(call_uuid)
     version = script_version(campaign)
     if version is not None:
         screen.script = script_services.render_script(version, screen.lead)
-        call_uuid = parse_call_id(screen.call_id)
         if call_uuid is not None:
             row = Session.get(script_services.ScriptAnswer, call_uuid)
             screen.answers = dict(row.answers) if row is not None else {}

@@ -258,9 +258,19 @@ def pause_recording(call: Call, actor: User | None) -> Recording:
     return recording
 
 
+def _latest_part(call_id: uuid.UUID) -> Recording | None:
+    return Session.scalar(sa.select(Recording).where(Recording.call_id == call_id)
+                          .order_by(Recording.part.desc()).limit(1))
+
+
+def payment_paused(call_id: uuid.UUID) -> bool:
+    """Whether the call's recording is masked right now (a card payment in progress)."""
+    recording = _latest_part(call_id)
+    return recording is not None and _open_gap(recording) is not None
+
+
 def resume_recording(call: Call, actor: User | None) -> Recording:
-    recording = Session.scalar(sa.select(Recording).where(Recording.call_id == call.id)
-                               .order_by(Recording.part.desc()).limit(1))
+    recording = _latest_part(call.id)
     gap = _open_gap(recording) if recording is not None else None
     if recording is None or gap is None:
         raise PauseRefused("the recording is not paused")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -223,6 +224,22 @@ def test_card_payment_button_in_a_recorded_call(client, world, desks):
     html = client.get("/agent/").get_data(as_text=True)
     assert f'data-pause-url="/recordings/calls/{call_id}/pause"' in html
     assert f'data-resume-url="/recordings/calls/{call_id}/resume"' in html
+    assert 'aria-pressed="false" data-payment-pause' in html and "Recording paused</span>" not in html
+    # a card payment in progress (the recording masked), then the agent reloads the page:
+    # the button still says the recording is paused
+    from app.calls.models import Call
+    from app.recordings.models import Recording
+
+    with tenant_scope(a.tenant_id):
+        Session.add(Call(id=uuid.UUID(call_id), campaign_id=a.campaign.id, lead_id=a.leads[0].id,
+                         phone_number=a.leads[0].phone_number, state="in_call"))
+        Session.flush()
+        Session.add(Recording(call_id=uuid.UUID(call_id), status="recording",
+                              gaps=[{"start": "2026-11-26T10:00:00+00:00", "end": None, "reason": "payment"}]))
+        Session.commit()
+    html = client.get("/agent/").get_data(as_text=True)
+    assert 'aria-pressed="true" data-payment-pause' in html
+    assert "Recording paused</span>" in html and "Resume the recording</span></button>" in html
 
 
 def test_pause_times_by_code_today_are_the_agents_own(client, world, desks):
