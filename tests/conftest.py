@@ -200,3 +200,15 @@ def stub_worker():
     for queue in list(broker.get_declared_queues()):
         broker.flush(queue)
     return run
+
+
+@pytest.fixture(autouse=True)
+def _empty_process_caches():
+    """Each test starts with the API's per-process caches empty: tables are emptied
+    between tests behind the caches' back (as another process would write), and a
+    cache trusts its entries for up to a second before re-reading Redis's stamp."""
+    from app.api import keys, webhooks
+
+    keys._callers.clear()
+    webhooks._subscriptions.clear()
+    yield
