@@ -84,6 +84,24 @@ def tenant_scope(tenant_id: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def tenant_transaction(tenant_id: int) -> Iterator[None]:
+    """One unit of work of a background loop (the dialer's campaigns and queues): in
+    the tenant's scope, committed when the block ends, rolled back if it raises, and
+    the session released either way."""
+    from app.extensions import Session
+
+    with tenant_scope(tenant_id):
+        try:
+            yield
+            Session.commit()
+        except BaseException:
+            Session.rollback()
+            raise
+        finally:
+            Session.remove()
+
+
+@contextlib.contextmanager
 def unscoped() -> Iterator[None]:
     """Cross-tenant access, on purpose: the ORM adds no tenant criteria and the
     PostgreSQL policies let every row through until the block ends."""

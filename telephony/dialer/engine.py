@@ -428,11 +428,7 @@ class CampaignEngine:
             self._resolve(call, now, live=True)
         self._remove_waiting(call)
         if call.agent_id is not None:  # presented, bridge not completed
-            self._presented_or_talking.pop(call.agent_id, None)
-            agent = self.agents[call.agent_id]
-            agent.call_id = None
-            agent.move(AgentState.READY, now)
-            self._agent_ready(agent)
+            self._back_to_ready(self.agents[call.agent_id], now)
         self._abandon(call, now, play_message=False)
 
     def _end_talk(self, call: CallRecord, now: float, cause: str | None) -> None:
@@ -483,6 +479,13 @@ class CampaignEngine:
         call.agent_id = agent_id
         self._presented_or_talking[agent_id] = now
         self._control.bridge_to_agent(call.call_id, agent_id)
+
+    def _back_to_ready(self, agent: Agent, now: float) -> None:
+        """The agent's call is no longer theirs (never bridged, handed on): ready again."""
+        self._presented_or_talking.pop(agent.agent_id, None)
+        agent.call_id = None
+        agent.move(AgentState.READY, now)
+        self._agent_ready(agent)
 
     def _agent_ready(self, agent: Agent) -> None:
         """A ready agent takes the oldest waiting call, or joins the back of the idle line."""
@@ -652,10 +655,7 @@ class CampaignEngine:
         agent = self.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is None or agent.call_id != call.call_id:
             return
-        self._presented_or_talking.pop(agent.agent_id, None)
-        agent.call_id = None
-        agent.move(AgentState.READY, now)
-        self._agent_ready(agent)
+        self._back_to_ready(agent, now)
 
     # ------------------------------------------------------------ transfers
     def transfer(self, agent_id: int, kind: TransferKind, target: str, *, warm: bool = False) -> CallRecord:
@@ -741,10 +741,7 @@ class CampaignEngine:
         other = self.agents.get(consult.target_agent)
         if other is None or other.state is not AgentState.RINGING:
             return
-        self._presented_or_talking.pop(other.agent_id, None)
-        other.call_id = None
-        other.move(AgentState.READY, now)
-        self._agent_ready(other)
+        self._back_to_ready(other, now)
 
     def _hand_over(self, call: CallRecord, agent_id: int, target_agent: int | None, now: float) -> None:
         """The call leaves ``agent_id``: to another agent (who takes its wrap-up and
@@ -758,11 +755,8 @@ class CampaignEngine:
         other.move(AgentState.IN_CALL, now)
         call.agent_id = target_agent
         agent = self.agents[agent_id]
-        self._presented_or_talking.pop(agent_id, None)
-        agent.call_id = None
         agent.move(AgentState.WRAP_UP, now)  # nothing to qualify: the call goes on with the other agent
-        agent.move(AgentState.READY, now)
-        self._agent_ready(agent)
+        self._back_to_ready(agent, now)
 
     @staticmethod
     def _note_transfer(call: CallRecord, now: float, mode: str, kind: TransferKind, target: str,

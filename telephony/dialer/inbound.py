@@ -50,7 +50,7 @@ from app.realtime import bus
 from telephony.callcontrol import CallControlError, CallEvent, EventKind, TransferKind
 from telephony.dialer.calls import CallRecord, CallState, IllegalTransition
 from tenants.models import Tenant
-from tenants.scoping import tenant_scope, unscoped
+from tenants.scoping import tenant_transaction, unscoped
 
 if TYPE_CHECKING:
     from telephony.dialer.service import CampaignRunner
@@ -257,11 +257,9 @@ class InboundRouter:
         queue = self.queues.pop(queue_id, None)
         now = self._clock()
         if queue is not None:
-            with tenant_scope(queue.tenant_id):
+            with tenant_transaction(queue.tenant_id):
                 for call in list(self.waiting.get(queue_id, ())):
                     self._overflow(queue, call, now)
-                Session.commit()
-                Session.remove()
             bus.clear_queue(queue.tenant_id, queue_id)
         self.waiting.pop(queue_id, None)
         self._published.pop(queue_id, None)
@@ -287,19 +285,12 @@ class InboundRouter:
         for queue in self.queues.values():
             by_tenant.setdefault(queue.tenant_id, []).append(queue)
         for tenant_id, queues in by_tenant.items():
-            with tenant_scope(tenant_id):
-                try:
-                    self._transferred(tenant_id, runners, now)
-                    for queue in queues:
-                        self._arrivals(queue, now)
-                        self._expire(queue, gone, now)
-                    self.route(tenant_id, queues, runners, now)
-                    Session.commit()
-                except Exception:
-                    Session.rollback()
-                    raise
-                finally:
-                    Session.remove()
+            with tenant_transaction(tenant_id):
+                self._transferred(tenant_id, runners, now)
+                for queue in queues:
+                    self._arrivals(queue, now)
+                    self._expire(queue, gone, now)
+                self.route(tenant_id, queues, runners, now)
         for runner in runners.values():
             runner.engine.inbound_waiting = sum(
                 len(self.waiting[q.queue_id]) for q in self.queues.values()

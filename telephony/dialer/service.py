@@ -55,7 +55,7 @@ from telephony.dialer.hopper import Hopper
 from telephony.dialer.live import DEMO_PROFILE, LiveSimulator
 from telephony.dialer.outcomes import close_orphans, finish_call, record_originate
 from telephony.dialer.pacing import DialMode
-from tenants.scoping import tenant_scope, unscoped
+from tenants.scoping import tenant_transaction, unscoped
 
 log = logging.getLogger("carillon.dialer")
 
@@ -636,30 +636,23 @@ class CampaignRunner:
 
     def step(self) -> None:
         now = self._clock()
-        with tenant_scope(self.tenant_id):
-            try:
-                self.backend.set_time(now)
-                self.apply_commands(bus.pop_commands(self.campaign_id))
-                for call_id, action in recording_control.pop(self.campaign_id):
-                    self.backend.control_recording(call_id, action)
-                for request in bus.pop_supervision(self.campaign_id):
-                    self.start_supervision(request)
-                self.backend.pump(now)
-                ticked = now - self._last_tick >= 1.0
-                if ticked:
-                    self._last_tick = now
-                    self.check_presence()
-                    self.close_expired_wrap_ups()
-                    self.engine.tick()
-                    if now - self._dialable_at >= DIALABLE_REFRESH_S:
-                        self._dialable_at = now
-                        self._dialable = self.hopper.count_dialable()
-                Session.commit()
-            except Exception:
-                Session.rollback()
-                raise
-            finally:
-                Session.remove()
+        with tenant_transaction(self.tenant_id):
+            self.backend.set_time(now)
+            self.apply_commands(bus.pop_commands(self.campaign_id))
+            for call_id, action in recording_control.pop(self.campaign_id):
+                self.backend.control_recording(call_id, action)
+            for request in bus.pop_supervision(self.campaign_id):
+                self.start_supervision(request)
+            self.backend.pump(now)
+            ticked = now - self._last_tick >= 1.0
+            if ticked:
+                self._last_tick = now
+                self.check_presence()
+                self.close_expired_wrap_ups()
+                self.engine.tick()
+                if now - self._dialable_at >= DIALABLE_REFRESH_S:
+                    self._dialable_at = now
+                    self._dialable = self.hopper.count_dialable()
         self.publish_agents()
         if ticked:
             bus.publish_campaign(self.tenant_id, self.campaign_id, self.stats())
@@ -739,12 +732,12 @@ class CampaignRunner:
                     raise IllegalTransition(f"queue id expected, got {command.target!r}")
             call = engine.transfer(agent_id, kind, command.target or "", warm=command.warm)
             if not command.warm:
-                self.backend.control_recording(call.call_id, "split")
+                self.backend.control_recording(call.call_id, recording_control.SPLIT)
             if kind is TransferKind.QUEUE:
                 self._to_queue(call, int(command.target or ""))
         elif command.kind == "transfer_complete":
             call = engine.complete_transfer(agent_id)
-            self.backend.control_recording(call.call_id, "split")
+            self.backend.control_recording(call.call_id, recording_control.SPLIT)
         elif command.kind == "transfer_cancel":
             engine.cancel_transfer(agent_id)
         elif command.kind == "logout":
@@ -939,7 +932,7 @@ class DialerService:
         if not got:
             lock.close()
             return
-        with tenant_scope(campaign.tenant_id):
+        with tenant_transaction(campaign.tenant_id):
             campaign = Session.get(Campaign, campaign.id)
             # simulated agents cannot choose a lead: MANUEL / PREVIEW run with people only
             agents = (self._agents_for(campaign)
@@ -949,8 +942,6 @@ class DialerService:
                 backends=self.backends, new_call_id=self._new_call_id,
             )
             closed = self.backends.recover_open_calls(campaign.id, runner.backend, self._wall_now())
-            Session.commit()
-            Session.remove()
         if closed:
             log.warning("campaign %s: closed %d calls left open by a previous service", campaign.id, closed)
         log.info(
