@@ -58,7 +58,9 @@ def generation() -> str:
     return value
 
 
-def _renew() -> None:
+def renew() -> None:
+    """A new stamp now: every process's cached entries stop matching (this process at
+    once, the others within STAMP_REFRESH_S). For changes made behind the caches."""
     global _stamp
     from app.extensions import redis
 
@@ -71,14 +73,14 @@ def invalidate(session: so.Session | None = None) -> None:
     commits (a process may read the old rows and cache them in between)."""
     from app.extensions import Session
 
-    _renew()
+    renew()
     (session or Session()).info[_BUMP_AFTER_COMMIT] = True
 
 
 @sa.event.listens_for(so.Session, "after_commit")
 def _bump_committed(session: so.Session) -> None:
     if session.info.pop(_BUMP_AFTER_COMMIT, None):
-        _renew()
+        renew()
 
 
 class LocalCache(Generic[V]):
