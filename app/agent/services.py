@@ -43,7 +43,6 @@ from app.leads.phones import normalize_phone
 from app.realtime import bus
 from app.recordings import services as recording_services
 
-WRAPUP_TARGET_S = 30  # a campaign without its own wrap-up length (``Campaign.wrapup_s``)
 PREVIEW_SKIP_DELAY = dt.timedelta(minutes=30)  # a skipped preview lead comes back after the others
 TRANSFER_KINDS = ("agent", "external", "queue")
 PHONE_WEBRTC = "webrtc"
@@ -313,10 +312,6 @@ def check_manual_dial(campaign: Campaign, query: str, now: dt.datetime | None = 
     return lead, compliance_services.check_lead(campaign, lead, now or utcnow())
 
 
-def wrapup_target(campaign: Campaign) -> int:
-    return int(getattr(campaign, "wrapup_s", None) or WRAPUP_TARGET_S)
-
-
 def find_campaign_leads(campaign: Campaign, query: str, region: str = "FR", limit: int = 8) -> list[Lead]:
     """Leads of the campaign's lists named by id, phone number, name or company."""
     query = (query or "").strip()
@@ -491,19 +486,13 @@ def indicators(user: User, zone: str = "Europe/Paris", now: dt.datetime | None =
 def pause_times(user: User, since: dt.datetime, now: dt.datetime) -> list[tuple[str, str, float]]:
     """Time paused since ``since`` by pause code, longest first, from the agent's
     recorded states (a pause still open counts up to now)."""
-    from app.supervision.models import AgentStateSpan
+    from app.reports.services import clipped_spans
 
-    start = sa.func.greatest(AgentStateSpan.started_at, since)
-    end = sa.func.least(sa.func.coalesce(AgentStateSpan.ended_at, now), now)
-    seconds = sa.func.sum(sa.func.extract("epoch", end - start))
-    rows = Session.execute(
-        sa.select(AgentStateSpan.pause_code, seconds)
-        .where(AgentStateSpan.agent_id == user.id, AgentStateSpan.state == "paused",
-               AgentStateSpan.started_at < now,
-               sa.or_(AgentStateSpan.ended_at.is_(None), AgentStateSpan.ended_at > since))
-        .group_by(AgentStateSpan.pause_code).order_by(seconds.desc())).all()
+    rows = sorted(((code, float(seconds or 0)) for _agent, state, code, seconds, _count
+                   in Session.execute(clipped_spans(since, now, now, agent_id=user.id)) if state == "paused"),
+                  key=lambda row: -row[1])
     codes = [code for code, _ in rows if code]
     names = {code: name for code, name in Session.execute(
         sa.select(PauseCode.code, PauseCode.name).where(PauseCode.code.in_(codes)))} if codes else {}
-    return [(code or "", names.get(code or "", code or str(_l("Pause"))), float(total))
-            for code, total in rows if total and total > 0]
+    return [(code or "", names.get(code or "", code or str(_l("Pause"))), total)
+            for code, total in rows if total > 0]

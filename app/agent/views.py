@@ -114,7 +114,7 @@ def workspace():
     return render("agent/workspace.html", campaign=campaign, screen=services.lead_screen(g.user, campaign, state),
                   phone=_joined().get("phone"), sip_configured=bool(sip_domain and sip_ws),
                   callbacks=services.due_callbacks(g.user), indicators=_indicators(),
-                  unread=messaging.unread_count(g.user), wrapup_target=services.wrapup_target(campaign),
+                  unread=messaging.unread_count(g.user), wrapup_target=campaign.wrapup_s,
                   preview=services.get_lead(session.get(PREVIEW_KEY)) if campaign.dial_mode == "PREVIEW" else None,
                   transfer_agents=services.transfer_agents(g.user, campaign),
                   transfer_queues=services.transfer_queues(g.user),
@@ -461,7 +461,7 @@ def stream():
         if call_changed:  # what the agent needs first when a call arrives
             parts += [("lead", render_template("agent/_lead.html", screen=screen)),
                       ("script", render_template("agent/_script.html", screen=screen))]
-        target = services.wrapup_target(_campaign)
+        target = _campaign.wrapup_s
         parts += [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
                                             wrapup_target=target)),
                   ("dispo", render_template("agent/_dispo.html", screen=screen, wrapup_target=target,

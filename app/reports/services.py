@@ -389,16 +389,20 @@ TIME_COLUMNS = [("wait_s", _l("Waiting for a call"), "duration"), ("ringing_s", 
                 ("paused_s", _l("Paused"), "duration"), ("logged_s", _l("Logged in"), "duration")]
 
 
-def _clipped_spans(period: Period, campaign_id: int | None, now: dt.datetime) -> sa.Select:
+def clipped_spans(start: dt.datetime, end: dt.datetime, now: dt.datetime, *, campaign_id: int | None = None,
+                  agent_id: int | None = None) -> sa.Select:
+    """(agent, state, pause code, seconds, spans) of the agents' recorded states, each
+    span cut to [start, end); a span still open counts up to ``now``."""
     from app.supervision.models import AgentStateSpan as S
 
-    start, end = period.bounds
     until = sa.func.coalesce(S.ended_at, sa.literal(now, sa.DateTime(timezone=True)))
     seconds = sa.func.extract("epoch", sa.func.least(until, end) - sa.func.greatest(S.started_at, start))
     query = sa.select(S.agent_id, S.state, S.pause_code, sa.func.sum(seconds).label("seconds"),
                       sa.func.count().label("count")).where(S.started_at < end, until > start)
     if campaign_id:
         query = query.where(S.campaign_id == campaign_id)
+    if agent_id is not None:
+        query = query.where(S.agent_id == agent_id)
     return query.group_by(S.agent_id, S.state, S.pause_code)
 
 
@@ -407,7 +411,7 @@ def agent_times(period: Period, campaign_id: int | None = None, now: dt.datetime
     labels = Labels()
     rows: dict[int, dict] = {}
     for agent_id, state, _code, seconds, _count in Session.execute(
-            _clipped_spans(period, campaign_id, now or dt.datetime.now(dt.UTC))):
+            clipped_spans(*period.bounds, now or dt.datetime.now(dt.UTC), campaign_id=campaign_id)):
         row = rows.setdefault(agent_id, {"agent_label": labels.agent(agent_id),
                                          **{key: 0.0 for key, _, _ in TIME_COLUMNS}})
         key = STATE_MEASURES.get(state)
@@ -425,7 +429,7 @@ def pause_report(period: Period, campaign_id: int | None = None, now: dt.datetim
     labels = Labels()
     table = Table(str(_l("Pauses")), [], [])
     for agent_id, state, code, seconds, count in Session.execute(
-            _clipped_spans(period, campaign_id, now or dt.datetime.now(dt.UTC))):
+            clipped_spans(*period.bounds, now or dt.datetime.now(dt.UTC), campaign_id=campaign_id)):
         if state != "paused":
             continue
         table.rows.append({"agent_label": labels.agent(agent_id), "pause_code": code or "—",

@@ -591,8 +591,8 @@ class CampaignRunner:
         self._pending_logout: set[int] = set()
         self.queue_transfers: deque = deque()  # customers transferred to a queue (inbound.WaitingCall)
         # the campaign's wrap-up: its length, and the status set when it runs out (None: wait)
-        self.wrap_up_s = float(getattr(campaign, "wrapup_s", 0) or 0)
-        self.wrap_up_status: str | None = getattr(campaign, "wrapup_status", None) or None
+        self.wrap_up_s = float(campaign.wrapup_s)
+        self.wrap_up_status: str | None = campaign.wrapup_status or None
         for agent_id in virtual_agents:
             self.engine.login(agent_id)
 
