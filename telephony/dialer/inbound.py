@@ -49,6 +49,7 @@ from app.leads.models import Lead, TimelineEvent
 from app.realtime import bus
 from telephony.callcontrol import CallControlError, CallEvent, EventKind, TransferKind
 from telephony.dialer.calls import CallRecord, CallState, IllegalTransition
+from telephony.dialer.outcomes import record_ending
 from tenants.models import Tenant
 from tenants.scoping import tenant_transaction, unscoped
 
@@ -492,25 +493,10 @@ def finish_call(runner: CampaignRunner, record: CallRecord) -> Call | None:
     if call is None:
         return None
     wall = runner.wall
-
-    def at(state: CallState) -> dt.datetime | None:
-        return wall(record.times[state]) if state in record.times else None
-
-    call.state = record.state.value
-    call.cause = record.cause
     call.disposition = record.disposition or ("ABD" if record.state is CallState.ABANDONED else None)
-    call.agent_id = record.agent_id
     call.campaign_id = runner.campaign_id
-    call.abandoned = record.state is CallState.ABANDONED
-    call.bridged_at = at(CallState.BRIDGED)
-    call.ended_at = wall(record.ended_at) if record.ended_at is not None else at(record.state)
-    call.wrapup_ended_at = at(CallState.DISPOSITIONED)
-    if CallState.BRIDGED in record.times and CallState.WRAP_UP in record.times:
-        call.talk_s = round(record.times[CallState.WRAP_UP] - record.times[CallState.BRIDGED], 3)
-    if CallState.WRAP_UP in record.times and CallState.DISPOSITIONED in record.times:
-        call.wrapup_s = round(record.times[CallState.DISPOSITIONED] - record.times[CallState.WRAP_UP], 3)
     call.times = {**call.times, **{state.value: wall(t).isoformat() for state, t in record.times.items()}}
-    call.data = {**call.data, **record.data}
+    record_ending(call, record, wall)
     if call.lead_id is not None:
         Session.add(TimelineEvent(lead_id=call.lead_id, kind="call", occurred_at=call.started_at,
                                   user_id=call.agent_id, summary=f"{call.disposition or '—'} · in",

@@ -94,24 +94,32 @@ def finish_call(campaign: Campaign, record: CallRecord, to_wall: ToWall) -> Call
 
 
 def _complete_cdr(call: Call, record: CallRecord, times: dict[str, str], code: str, to_wall: ToWall) -> None:
+    call.disposition = code
+    call.is_machine = record.is_machine
+    call.times = times
+    call.answered_at = to_wall(record.times[CallState.ANSWERED]) if CallState.ANSWERED in record.times else None
+    dialled = record.times.get(CallState.DIALLING)
+    answered = record.times.get(CallState.ANSWERED)
+    if dialled is not None:
+        call.ring_s = round((answered if answered is not None else record.ended_at or dialled) - dialled, 3)
+    record_ending(call, record, to_wall)
+
+
+def record_ending(call: Call, record: CallRecord, to_wall: ToWall) -> None:
+    """What every call's CDR takes from the engine's record once it is over (outbound
+    here, inbound in telephony.dialer.inbound): state, cause, agent, the bridge / end /
+    wrap-up instants, talk and wrap-up durations, and the call's data."""
+
     def at(state: CallState) -> dt.datetime | None:
         return to_wall(record.times[state]) if state in record.times else None
 
     call.state = record.state
     call.cause = record.cause
-    call.disposition = code
     call.agent_id = record.agent_id
-    call.is_machine = record.is_machine
     call.abandoned = record.state is CallState.ABANDONED
-    call.times = times
-    call.answered_at = at(CallState.ANSWERED)
     call.bridged_at = at(CallState.BRIDGED)
     call.ended_at = to_wall(record.ended_at) if record.ended_at is not None else at(record.state)
     call.wrapup_ended_at = at(CallState.DISPOSITIONED)
-    dialled = record.times.get(CallState.DIALLING)
-    answered = record.times.get(CallState.ANSWERED)
-    if dialled is not None:
-        call.ring_s = round((answered if answered is not None else record.ended_at or dialled) - dialled, 3)
     if CallState.BRIDGED in record.times and CallState.WRAP_UP in record.times:
         call.talk_s = round(record.times[CallState.WRAP_UP] - record.times[CallState.BRIDGED], 3)
     if CallState.WRAP_UP in record.times and CallState.DISPOSITIONED in record.times:
