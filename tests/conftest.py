@@ -36,14 +36,14 @@ def _bootstrap_environment() -> tuple[str, object | None]:
 
 
 def _session_redis_db(url: str) -> str:
-    """A Redis database of this test session's own (1-15, by process id), emptied first:
-    live state, rate limits and job queues of two test runs on one server never mix."""
+    """A Redis database of this test session's own (1-15), emptied first: live state, rate
+    limits and job queues of two test runs on one server never mix."""
     import urllib.parse
 
     import redis
 
     parts = urllib.parse.urlsplit(url)
-    db = 1 + os.getpid() % 15
+    db = _claim_redis_db()
     if parts.scheme == "unix":
         query = dict(urllib.parse.parse_qsl(parts.query))
         query["db"] = str(db)
@@ -53,6 +53,30 @@ def _session_redis_db(url: str) -> str:
         url = urllib.parse.urlunsplit(parts._replace(path=f"/{db}"))
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+_REDIS_DB_LOCK = None
+
+
+def _claim_redis_db() -> int:
+    """The first of Redis's databases 1-15 no other test session on this machine holds: a
+    lock file per database, held (flock) until this process exits, so concurrent sessions
+    never share one (a process-id modulo could collide)."""
+    import atexit
+    import fcntl
+
+    global _REDIS_DB_LOCK
+    for db in range(1, 16):
+        handle = open(pathlib.Path(tempfile.gettempdir()) / f"carillon-test-redis-{db}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _REDIS_DB_LOCK = handle
+        atexit.register(handle.close)
+        return db
+    raise RuntimeError("15 test sessions already hold Redis databases 1-15 on this machine")
 
 
 SERVER_URL, _SERVICES = _bootstrap_environment()
