@@ -1,6 +1,6 @@
 """Recording orders (payment pause/resume, split) from the web to the dialer service that holds the
 call's ESL session: a Redis list per campaign, drained at each step of that
-campaign's runner (``telephony.dialer.service``)."""
+campaign's runner (``telephony.dialer.runner``)."""
 
 from __future__ import annotations
 

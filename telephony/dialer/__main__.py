@@ -8,7 +8,8 @@ import signal
 import threading
 
 from app.runtime import boot_from_env, current_config
-from telephony.dialer.service import DialerService, make_backends
+from telephony.dialer.backends import make_backends
+from telephony.dialer.service import DialerService
 
 
 def main() -> None:

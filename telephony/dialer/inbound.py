@@ -54,7 +54,7 @@ from tenants.models import Tenant
 from tenants.scoping import tenant_transaction, unscoped
 
 if TYPE_CHECKING:
-    from telephony.dialer.service import CampaignRunner
+    from telephony.dialer.runner import CampaignRunner
 
 log = logging.getLogger("carillon.dialer.inbound")
 
@@ -480,7 +480,7 @@ class InboundRouter:
 
 def inbound_payload(call: Call) -> dict[str, object]:
     """The ``call.ended`` payload of an inbound call (the outbound one plus the queue)."""
-    from telephony.dialer.service import call_payload
+    from telephony.dialer.backends import call_payload
 
     return {**call_payload(call), "queue_id": call.queue_id, "did": call.did, "wait_s": call.wait_s}
 

@@ -16,7 +16,7 @@ from app.campaigns.models import Campaign, ComplianceBlock
 from app.extensions import Session
 from app.leads.models import Lead
 from app.realtime import bus
-from telephony.dialer import service as dialer_service
+from telephony.dialer import backends as dialer_backends
 from tenants.scoping import tenant_scope
 from tests.dialer_db.conftest import make_campaign, released
 from tests.dialer_db.test_live_agents import _clear_bus, _join, _real_agent_service, _wait_for
@@ -25,9 +25,9 @@ from tests.dialer_db.test_service import FakeClock, _run
 
 @pytest.fixture(autouse=True)
 def answering_customers(monkeypatch):
-    profile = dataclasses.replace(dialer_service.DEMO_PROFILE, human=1.0, machine=0.0, busy_invalid=0.0,
+    profile = dataclasses.replace(dialer_backends.DEMO_PROFILE, human=1.0, machine=0.0, busy_invalid=0.0,
                                   pickup_ring_mean_s=3.0, pickup_ring_sd_s=0.5, talk_mean_s=600.0, talk_cv=0.1)
-    monkeypatch.setattr(dialer_service, "DEMO_PROFILE", profile)
+    monkeypatch.setattr(dialer_backends, "DEMO_PROFILE", profile)
     _clear_bus()
     yield
     _clear_bus()

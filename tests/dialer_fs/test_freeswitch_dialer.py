@@ -19,7 +19,8 @@ from app.extensions import Session, redis
 from app.realtime import bus
 from app.recordings import control as recording_control
 from app.recordings.models import Recording, RecordingStatus
-from telephony.dialer.service import DialerService, FreeSwitchBackends, SimulatedBackends, make_backends
+from telephony.dialer.backends import FreeSwitchBackends, SimulatedBackends, make_backends
+from telephony.dialer.service import DialerService
 from telephony.freeswitch.nodes import FreeSwitchNode
 from tenants.scoping import tenant_scope
 from tests.dialer_db.conftest import OPEN, make_campaign

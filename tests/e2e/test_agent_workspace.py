@@ -32,7 +32,7 @@ from app.leads.models import TimelineEvent
 from app.messaging import services as messaging
 from app.realtime import bus
 from app.recordings.models import Recording
-from telephony.dialer import service as dialer_service
+from telephony.dialer import backends as dialer_backends
 from telephony.dialer.service import DialerService
 from tenants.scoping import tenant_scope
 from tests.agent.conftest import _ids_of_our_own, clear_bus, make_desk  # noqa: F401  (autouse: ids of our own)
@@ -75,9 +75,9 @@ class EventLog:
 def fast_customers(monkeypatch):
     """Customers who pick up within a couple of seconds and stay on the line until the
     agent hangs up: the browser test waits seconds, not minutes, for its call."""
-    profile = dataclasses.replace(dialer_service.DEMO_PROFILE, human=1.0, machine=0.0, busy_invalid=0.0,
+    profile = dataclasses.replace(dialer_backends.DEMO_PROFILE, human=1.0, machine=0.0, busy_invalid=0.0,
                                   pickup_ring_mean_s=1.5, pickup_ring_sd_s=0.3, talk_mean_s=900.0, talk_cv=0.1)
-    monkeypatch.setattr(dialer_service, "DEMO_PROFILE", profile)
+    monkeypatch.setattr(dialer_backends, "DEMO_PROFILE", profile)
 
 
 @pytest.fixture()

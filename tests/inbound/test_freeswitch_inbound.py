@@ -29,8 +29,9 @@ from app.extensions import Session
 from app.inbound import services
 from app.inbound.models import DestinationKind
 from app.realtime import bus
+from telephony.dialer.backends import FreeSwitchBackends
 from telephony.dialer.inbound import FreeSwitchInboundMedia, InboundRouter
-from telephony.dialer.service import CampaignRunner, FreeSwitchBackends
+from telephony.dialer.runner import CampaignRunner
 from telephony.freeswitch.nodes import FreeSwitchNode
 from tenants.scoping import tenant_scope
 from tests.inbound.conftest import make_campaign, make_queue

@@ -102,7 +102,8 @@ def test_dialer_splits_a_long_call_on_a_real_node(world) -> None:
     from app.extensions import Session
     from app.realtime import bus
     from app.recordings.models import Recording
-    from telephony.dialer.service import DialerService, FreeSwitchBackends
+    from telephony.dialer.backends import FreeSwitchBackends
+    from telephony.dialer.service import DialerService
     from telephony.freeswitch.nodes import FreeSwitchNode
     from tenants.scoping import tenant_scope
     from tests.dialer_db.conftest import OPEN, make_campaign
