@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -63,3 +64,11 @@ class Call(TenantScoped, Base):
     queue_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("inbound_queues.id", ondelete="SET NULL"))
     did: so.Mapped[str | None] = so.mapped_column(sa.String(20))
     wait_s: so.Mapped[float | None] = so.mapped_column(sa.Float)
+    # What the call cost (app.calls.services.price_call, when it ends): seconds billed
+    # (answer to hang-up), the carrier and rate it was priced at, and the cost in EUR.
+    # No matching rate: carrier, rate and cost stay NULL (unknown, not free).
+    billsec: so.Mapped[int | None]
+    carrier_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("carriers.id", ondelete="SET NULL"))
+    rate_prefix: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    rate_per_minute: so.Mapped[Decimal | None] = so.mapped_column(sa.Numeric(12, 6))
+    cost: so.Mapped[Decimal | None] = so.mapped_column(sa.Numeric(12, 6))

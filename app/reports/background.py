@@ -52,7 +52,8 @@ def run_export(export: ReportExport, zone: str, limit: int) -> None:
     filters = call_filters_from(export.params, zone)
     table = services.calls_table(filters, limit)
     columns = [(key, str(label), kind) for key, label, kind in services.CALL_COLUMNS]
-    body = exports.render(export.file_format, table.title, "", columns, table.rows, None, None)
+    totals, averages = services.call_footers(filters)
+    body = exports.render(export.file_format, table.title, "", columns, table.rows, totals, None, averages)
     folder = export_dir() / str(export.tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"export-{export.id}.{export.file_format}"

@@ -8,6 +8,7 @@ disposition arrives after its end, so a closed hour may still change)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -17,7 +18,7 @@ from app.db import Base, TenantScoped, Timestamped
 
 # Additive measures shared by both summary tables, in the order of the rollup query.
 MEASURE_COLUMNS = ("calls", "answered", "connected", "abandoned", "machines", "sales", "callbacks",
-                   "talk_s", "wrapup_s", "ring_s", "wait_s")
+                   "talk_s", "wrapup_s", "ring_s", "wait_s", "billed_s", "cost", "priced")
 
 
 class _Summary(TenantScoped):
@@ -38,6 +39,9 @@ class _Summary(TenantScoped):
     wrapup_s: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)
     ring_s: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)
     wait_s: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)  # answered → bridged
+    billed_s: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0, server_default="0")  # seconds billed
+    cost: so.Mapped[Decimal] = so.mapped_column(sa.Numeric(16, 6), default=Decimal(0), server_default="0")  # EUR, priced calls
+    priced: so.Mapped[int] = so.mapped_column(default=0, server_default="0")  # calls with a cost (a rate matched)
 
 
 class ReportHourly(_Summary, Base):

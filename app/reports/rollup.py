@@ -27,7 +27,8 @@ SELECT c.tenant_id, date_trunc('hour', c.started_at, 'UTC'),
        count(*) FILTER (WHERE c.abandoned), count(*) FILTER (WHERE c.is_machine),
        count(*) FILTER (WHERE s.sale), count(*) FILTER (WHERE s.callback),
        coalesce(sum(c.talk_s), 0), coalesce(sum(c.wrapup_s), 0), coalesce(sum(c.ring_s), 0),
-       coalesce(sum(extract(epoch FROM c.bridged_at - c.answered_at)), 0)
+       coalesce(sum(extract(epoch FROM c.bridged_at - c.answered_at)), 0),
+       coalesce(sum(c.billsec), 0), coalesce(sum(c.cost), 0), count(c.cost)
 FROM calls c
 LEFT JOIN leads l ON l.id = c.lead_id
 LEFT JOIN campaign_statuses s ON s.campaign_id = c.campaign_id AND s.code = c.disposition

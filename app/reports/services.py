@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -86,17 +87,21 @@ DIMENSIONS = {
     "direction": _l("Type"), "hour": _l("Hour"), "day": _l("Day"), "week": _l("Week"), "area": _l("Postal area"),
 }
 BASE_MEASURES = ("calls", "answered", "connected", "abandoned", "machines", "sales", "callbacks",
-                 "talk_s", "wrapup_s", "ring_s", "wait_s")
+                 "talk_s", "wrapup_s", "ring_s", "wait_s", "billed_s", "cost", "priced")
 MEASURES = {
     "calls": _l("Calls"), "answered": _l("Answered"), "connected": _l("Connected to an agent"),
     "abandoned": _l("Abandoned"), "machines": _l("Answering machines"), "sales": _l("Sales"),
     "callbacks": _l("Callbacks"), "talk_s": _l("Talk time"), "wrapup_s": _l("Wrap-up time"),
     "ring_s": _l("Ring time"), "wait_s": _l("Customer wait"), "answer_rate": _l("Answer rate"),
     "contact_rate": _l("Contact rate"), "abandon_rate": _l("Abandon rate"), "conversion": _l("Sales per contact"),
-    "avg_talk_s": _l("Average talk"),
+    "avg_talk_s": _l("Average talk"), "billed_s": _l("Billed time"), "cost": _l("Cost"),
+    "avg_cost": _l("Average cost per call"), "cost_per_sale": _l("Cost per sale"),
 }
-DURATIONS = frozenset({"talk_s", "wrapup_s", "ring_s", "wait_s", "avg_talk_s"})
+DURATIONS = frozenset({"talk_s", "wrapup_s", "ring_s", "wait_s", "avg_talk_s", "billed_s"})
 RATES = frozenset({"answer_rate", "contact_rate", "abandon_rate", "conversion"})
+# Money, in EUR (Decimal): the cost of priced calls (those a carrier's rate matched).
+MONEY = frozenset({"cost", "avg_cost", "cost_per_sale"})
+CENT = Decimal("0.0001")
 
 
 def derive(row: dict) -> dict:
@@ -107,6 +112,9 @@ def derive(row: dict) -> dict:
     row["abandon_rate"] = round(100.0 * row["abandoned"] / live, 2) if live > 0 else 0.0
     row["conversion"] = round(100.0 * row["sales"] / row["connected"], 1) if row["connected"] else 0.0
     row["avg_talk_s"] = round(row["talk_s"] / row["connected"], 1) if row["connected"] else 0.0
+    # averages over priced calls only: a call without a rate has an unknown cost, not 0
+    row["avg_cost"] = (row["cost"] / row["priced"]).quantize(CENT) if row["priced"] else None
+    row["cost_per_sale"] = (row["cost"] / row["sales"]).quantize(CENT) if row["sales"] and row["priced"] else None
     return row
 
 
@@ -122,13 +130,18 @@ class Table:
     fixed_columns: list[tuple[str, str, str]] | None = None
 
     def columns(self) -> list[tuple[str, str, str]]:
-        """(key, label, kind) with kind 'text', 'int', 'duration' or 'rate'."""
+        """(key, label, kind) with kind 'text', 'int', 'duration', 'rate' or 'money'."""
         if self.fixed_columns is not None:
             return self.fixed_columns
         cols = [(f"{d}_label", str(DIMENSIONS[d]), "text") for d in self.dimensions]
         for m in self.measures:
-            cols.append((m, str(MEASURES[m]), "duration" if m in DURATIONS else "rate" if m in RATES else "int"))
+            cols.append((m, str(MEASURES[m]), measure_kind(m)))
         return cols
+
+
+def measure_kind(measure: str) -> str:
+    return "duration" if measure in DURATIONS else "rate" if measure in RATES else \
+        "money" if measure in MONEY else "int"
 
 
 def _summary_query(period: Period, dimensions: list[str], filters: dict) -> sa.Select:
@@ -209,6 +222,12 @@ class Labels:
         return str(value) if value else "—"
 
 
+def _measure(name: str, value: object) -> int | float | Decimal:
+    if name == "cost":
+        return Decimal(value or 0)  # type: ignore[arg-type]
+    return float(value) if name.endswith("_s") else int(value)  # type: ignore[arg-type]
+
+
 def aggregate(period: Period, dimensions: list[str], measures: list[str], filters: dict | None = None,
               title: str = "") -> Table:
     unknown = [d for d in dimensions if d not in DIMENSIONS] + [m for m in measures if m not in MEASURES]
@@ -219,7 +238,7 @@ def aggregate(period: Period, dimensions: list[str], measures: list[str], filter
     table = Table(title, list(dimensions), list(measures))
     for raw in rows:
         row = {key: raw[key] for key in dimensions}
-        row.update({m: int(raw[m]) if not m.endswith("_s") else float(raw[m]) for m in BASE_MEASURES})
+        row.update({m: _measure(m, raw[m]) for m in BASE_MEASURES})
         for d in dimensions:
             row[f"{d}_label"] = labels.label(d, raw[d])
         table.rows.append(derive(row))
@@ -241,8 +260,14 @@ def agent_performance(period: Period, campaign_id: int | None = None) -> Table:
 
 def campaign_results(period: Period, campaign_id: int | None = None) -> Table:
     return aggregate(period, ["campaign"], ["calls", "answered", "contact_rate", "connected", "sales", "callbacks",
-                                            "abandoned", "abandon_rate"], {"campaign_id": campaign_id},
-                     str(_l("Campaign results")))
+                                            "abandoned", "abandon_rate", "cost", "cost_per_sale"],
+                     {"campaign_id": campaign_id}, str(_l("Campaign results")))
+
+
+def telecom_costs(period: Period, campaign_id: int | None = None) -> Table:
+    """What calling cost per day and campaign: billed time, cost, average per call."""
+    return aggregate(period, ["day", "campaign"], ["calls", "answered", "billed_s", "cost", "avg_cost"],
+                     {"campaign_id": campaign_id}, str(_l("Telecom costs")))
 
 
 def status_breakdown(period: Period, campaign_id: int | None = None) -> Table:
@@ -262,14 +287,20 @@ def by_hour(period: Period, campaign_id: int | None = None, agent_id: int | None
                      str(_l("Hour by hour")))
 
 
+def _plain(value: object) -> object:
+    """Chart data is JSON: money (Decimal) goes as a float."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 def chart_spec(table: Table, label_key: str, series: list[tuple[str, str]], chart_type: str = "bar",
                threshold: float | None = None, percent: bool = False) -> dict:
     """A ``canvas[data-chart]`` description for static/js/charts.js."""
     spec: dict = {"type": chart_type, "labels": [r[label_key] for r in table.rows], "animate": False,
-                  "datasets": [{"label": str(label), "data": [r[key] for r in table.rows]} for key, label in series]}
+                  "datasets": [{"label": str(label), "data": [_plain(r[key]) for r in table.rows]}
+                               for key, label in series]}
     if threshold is not None:
         spec["threshold"] = {"value": threshold, "label": str(_l("Target %(value)s %%", value=threshold))}
-        spec["suggestedMax"] = max([threshold * 1.5] + [r[series[0][0]] for r in table.rows])
+        spec["suggestedMax"] = max([threshold * 1.5] + [_plain(r[series[0][0]]) or 0 for r in table.rows])
     if percent:
         spec["format"] = "percent"
     return spec
@@ -329,15 +360,7 @@ def search_calls(filters: CallFilters, cursor: str | None = None, limit: int = C
     if filters.min_s is not None and filters.max_s is not None and filters.max_s < filters.min_s:
         raise ReportError(_l("The longest duration is shorter than the shortest."))
     conditions = _call_conditions(filters)
-    totals = Session.execute(sa.select(
-        sa.func.count().label("calls"), sa.func.count(Call.answered_at).label("answered"),
-        sa.func.count(Call.bridged_at).label("connected"),
-        sa.func.count().filter(Call.abandoned).label("abandoned"),
-        sa.func.coalesce(sa.func.sum(Call.talk_s), 0).label("talk_s"),
-        sa.func.coalesce(sa.func.avg(Call.talk_s), 0).label("avg_talk_s"),
-    ).where(*conditions)).mappings().one()
-    totals = dict(totals)
-    totals["answer_rate"] = round(100.0 * totals["answered"] / totals["calls"], 1) if totals["calls"] else 0.0
+    totals = call_totals(conditions)
     query = sa.select(Call).where(*conditions).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit + 1)
     if cursor:
         try:
@@ -355,6 +378,41 @@ def search_calls(filters: CallFilters, cursor: str | None = None, limit: int = C
     return CallSearch(rows, totals, next_cursor)
 
 
+def call_totals(conditions: list[sa.ColumnElement[bool]]) -> dict:
+    """Totals and averages of a call selection. The cost is summed and averaged over
+    the priced calls only (``priced``): a call no rate matched has an unknown cost."""
+    from app.calls.models import Call
+
+    totals = dict(Session.execute(sa.select(
+        sa.func.count().label("calls"), sa.func.count(Call.answered_at).label("answered"),
+        sa.func.count(Call.bridged_at).label("connected"),
+        sa.func.count().filter(Call.abandoned).label("abandoned"),
+        sa.func.coalesce(sa.func.sum(Call.talk_s), 0).label("talk_s"),
+        sa.func.coalesce(sa.func.avg(Call.talk_s), 0).label("avg_talk_s"),
+        sa.func.coalesce(sa.func.sum(Call.ring_s), 0).label("ring_s"),
+        sa.func.coalesce(sa.func.avg(Call.ring_s), 0).label("avg_ring_s"),
+        sa.func.coalesce(sa.func.sum(Call.billsec), 0).label("billed_s"),
+        sa.func.coalesce(sa.func.avg(Call.billsec), 0).label("avg_billed_s"),
+        sa.func.count(Call.cost).label("priced"),
+        sa.func.sum(Call.cost).label("cost"),
+        sa.func.avg(Call.cost).label("avg_cost"),
+    ).where(*conditions)).mappings().one())
+    totals["answer_rate"] = round(100.0 * totals["answered"] / totals["calls"], 1) if totals["calls"] else 0.0
+    if totals["avg_cost"] is not None:
+        totals["avg_cost"] = totals["avg_cost"].quantize(CENT)
+    return totals
+
+
+def call_footers(filters: CallFilters) -> tuple[dict, dict]:
+    """The totals and the averages rows of a call export, keyed like ``CALL_COLUMNS``."""
+    totals = call_totals(_call_conditions(filters))
+    return ({"started": str(_l("Total: %(n)s calls", n=totals["calls"])), "talk_s": totals["talk_s"],
+             "ring_s": totals["ring_s"], "billsec": totals["billed_s"], "cost": totals["cost"],
+             "abandoned": totals["abandoned"]},
+            {"started": str(_l("Average")), "talk_s": totals["avg_talk_s"], "ring_s": totals["avg_ring_s"],
+             "billsec": totals["avg_billed_s"], "cost": totals["avg_cost"]})
+
+
 def calls_table(filters: CallFilters, limit: int) -> Table:
     """The search as a table for exports (detailed records, at most ``limit``)."""
     from app.calls.models import Call
@@ -370,6 +428,7 @@ def calls_table(filters: CallFilters, limit: int) -> Table:
             "agent": labels.agent(call.agent_id) if call.agent_id else "—", "number": call.phone_number,
             "status": call.disposition or "", "talk_s": round(call.talk_s or 0.0, 1),
             "ring_s": round(call.ring_s or 0.0, 1), "abandoned": _l("yes") if call.abandoned else "",
+            "billsec": call.billsec, "cost": call.cost,
         })
     return table
 
@@ -378,7 +437,8 @@ CALL_COLUMNS = [("started", _l("Start"), "text"), ("direction", _l("Type"), "tex
                 ("campaign", _l("Campaign"), "text"), ("agent", _l("Agent"), "text"),
                 ("number", _l("Number"), "text"), ("status", _l("Status"), "text"),
                 ("talk_s", _l("Talk time"), "duration"), ("ring_s", _l("Ring time"), "duration"),
-                ("abandoned", _l("Abandoned"), "text")]
+                ("abandoned", _l("Abandoned"), "text"),
+                ("billsec", _l("Billed time"), "duration"), ("cost", _l("Cost"), "money")]
 
 
 # ------------------------------------------------------- agent time, pauses

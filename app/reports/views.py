@@ -69,7 +69,7 @@ def _report_error(error: ReportError):
     return _error_page(error)
 
 
-def _export(table_title: str, columns, rows, totals, period: services.Period) -> Response:
+def _export(table_title: str, columns, rows, totals, period: services.Period, averages: dict | None = None) -> Response:
     file_format = request.args.get("export", "")
     if file_format not in exports.FORMATS:
         abort(404)
@@ -77,7 +77,7 @@ def _export(table_title: str, columns, rows, totals, period: services.Period) ->
         abort(403)
     subtitle = _("From %(first)s to %(last)s", first=period.first.strftime("%d/%m/%Y"),
                  last=period.last.strftime("%d/%m/%Y"))
-    body = exports.render(file_format, table_title, subtitle, columns, rows, totals, g.tenant)
+    body = exports.render(file_format, table_title, subtitle, columns, rows, totals, g.tenant, averages)
     name = f"{table_title.lower().replace(' ', '-')}-{period.first.isoformat()}-{period.last.isoformat()}.{file_format}"
     return Response(body, mimetype=exports.FORMATS[file_format],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -100,7 +100,7 @@ def dashboard():
     agents = services.aggregate(period, ["agent"], ["calls", "connected", "sales", "callbacks", "talk_s",
                                                     "wrapup_s", "wait_s"], filters, str(_l("Production per agent")))
     campaigns = services.aggregate(period, ["campaign"], ["calls", "connected", "sales", "callbacks", "talk_s",
-                                                          "abandon_rate"], filters,
+                                                          "abandon_rate", "cost"], filters,
                                    str(_l("Production per campaign")))
     hours = services.by_hour(period, campaign_id, filters["agent_id"])
     times = services.agent_times(period, campaign_id)
@@ -161,6 +161,15 @@ def pauses():
     times = services.agent_times(period, campaign_id)
     return render("reports/pauses.html", table=table, times=times, period=period, campaign=campaign,
                   current="pauses", **_choices())
+
+
+@bp.get("/costs")
+@require(Permission.VIEW_REPORTS)
+def costs():
+    period = _period()
+    campaign = _campaign()
+    table = services.telecom_costs(period, campaign.id if campaign else None)
+    return _table_response(table, period, "reports/table_page.html", campaign=campaign, current="costs")
 
 
 @bp.get("/hourly")
@@ -225,7 +234,8 @@ def calls():
                 return redirect(url_for("reports.export_status", export_id=export.id))
             table = services.calls_table(filters, services.EXPORT_SYNC_ROWS)
             columns = [(key, str(label), kind) for key, label, kind in services.CALL_COLUMNS]
-            return _export(table.title, columns, table.rows, None, period)
+            totals, averages = services.call_footers(filters)
+            return _export(table.title, columns, table.rows, totals, period, averages)
         result = services.search_calls(filters, request.args.get("after"))
     except ReportError as error:
         return _error_page(error)

@@ -6,12 +6,14 @@ Called by the dialer service inside the tenant's scope; flushes, never commits."
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from app.calls.models import Call
+from app.calls.services import price_call
 from app.campaigns.callbacks import schedule_callback_from_status
 from app.campaigns.compliance import record_attempt
 from app.campaigns.models import Campaign, CampaignStatus
@@ -108,7 +110,7 @@ def _complete_cdr(call: Call, record: CallRecord, times: dict[str, str], code: s
 def record_ending(call: Call, record: CallRecord, to_wall: ToWall) -> None:
     """What every call's CDR takes from the engine's record once it is over (outbound
     here, inbound in telephony.dialer.inbound): state, cause, agent, the bridge / end /
-    wrap-up instants, talk and wrap-up durations, and the call's data."""
+    wrap-up instants, talk and wrap-up durations, the call's data, and its cost."""
 
     def at(state: CallState) -> dt.datetime | None:
         return to_wall(record.times[state]) if state in record.times else None
@@ -125,6 +127,18 @@ def record_ending(call: Call, record: CallRecord, to_wall: ToWall) -> None:
     if CallState.WRAP_UP in record.times and CallState.DISPOSITIONED in record.times:
         call.wrapup_s = round(record.times[CallState.DISPOSITIONED] - record.times[CallState.WRAP_UP], 3)
     call.data = {**call.data, **record.data}
+    price_call(call, billed_seconds(call))
+
+
+def billed_seconds(call: Call) -> int:
+    """Answer to hang-up in whole seconds, a started second counting (carriers bill
+    that way); the media server's own ``billsec`` when it gave one; 0 if not answered."""
+    billsec = str(call.data.get("billsec", ""))
+    if billsec.isdigit():
+        return int(billsec)
+    if call.answered_at is None or call.ended_at is None:
+        return 0
+    return max(0, math.ceil(round((call.ended_at - call.answered_at).total_seconds(), 3)))
 
 
 def _move_lead(campaign: Campaign, lead: Lead, status: CampaignStatus | None, code: str, call: Call) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from telephony.routing.ratedeck import Rate
 
@@ -115,6 +115,19 @@ def call_cost(rate: Rate, seconds: int) -> Decimal:
         blocks = -(-remainder // rate.billing_increment)
         billed += blocks * rate.billing_increment
     return rate.connection_fee + rate.rate_per_minute * billed / 60
+
+
+# What a CDR keeps of a cost: EUR to the millionth, like the rate decks' prices.
+COST_QUANTUM = Decimal("0.000001")
+
+
+def billed_cost(rate: Rate, billsec: int) -> Decimal:
+    """What a finished call costs: nothing when it was not answered (carriers bill
+    answered calls, the connection fee included), else ``call_cost`` rounded half up
+    to the millionth of a euro."""
+    if billsec <= 0:
+        return Decimal(0).quantize(COST_QUANTUM)
+    return call_cost(rate, billsec).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def rank_carriers(

@@ -93,6 +93,8 @@ class CarrierRate(Base):
     __tablename__ = "carrier_rates"
     __table_args__ = (
         sa.UniqueConstraint("carrier_id", "prefix"),
+        # a call's rate is looked up by the prefixes of its number, across carriers
+        sa.Index("ix_carrier_rates_prefix", "prefix"),
         sa.CheckConstraint("prefix ~ '^[0-9]{1,16}$'", name="prefix"),
         sa.CheckConstraint("initial_increment > 0 AND billing_increment > 0", name="increments"),
     )

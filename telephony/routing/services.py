@@ -20,7 +20,7 @@ from kamailio import rpc
 from kamailio import tables as kt
 from telephony.routing import lcr
 from telephony.routing.models import Carrier, CarrierRate, MediaNode, Trunk
-from telephony.routing.ratedeck import Rate, parse_rate_deck
+from telephony.routing.ratedeck import MAX_PREFIX_DIGITS, Rate, parse_rate_deck
 
 # The lcr instance and dispatcher set kamailio.cfg uses (its LCR_ID and MEDIA_SETID).
 LCR_ID = 1
@@ -109,6 +109,32 @@ def quote_number(session: so.Session, number: str) -> list[lcr.Quote]:
     routable = {t.carrier_id for t in load_trunks(session)}
     decks = {cid: deck for cid, deck in load_decks(session).items() if cid in routable}
     return lcr.rank_carriers(number.removeprefix("+"), decks)
+
+
+def quote_call(session: so.Session, number: str) -> lcr.Quote | None:
+    """The carrier a call to ``number`` goes to first, with the rate it pays: the
+    cheapest routable carrier as the lcr plan ranks them (``lcr.rank_carriers``), each
+    at its own longest matching prefix; None when no routable carrier prices the number.
+
+    Reads only the rates under the number's prefixes (indexed), not whole decks: it runs
+    at every call's end."""
+    digits = number.removeprefix("+")
+    if not digits.isdigit():
+        return None
+    prefixes = [digits[:length] for length in range(1, min(len(digits), MAX_PREFIX_DIGITS) + 1)]
+    routable = sa.select(Trunk.carrier_id).where(Trunk.enabled.is_(True))
+    rows = session.execute(
+        sa.select(CarrierRate)
+        .join(Carrier)
+        .where(CarrierRate.prefix.in_(prefixes), Carrier.enabled.is_(True), CarrierRate.carrier_id.in_(routable))
+    ).scalars()
+    decks: dict[int, dict[str, Rate]] = {}
+    for row in rows:
+        decks.setdefault(row.carrier_id, {})[row.prefix] = Rate(
+            row.prefix, row.rate_per_minute, row.connection_fee, row.initial_increment, row.billing_increment
+        )
+    quotes = lcr.rank_carriers(digits, decks)
+    return quotes[0] if quotes else None
 
 
 def dispatcher_rows(nodes: Sequence[MediaNode], setid: int = MEDIA_SETID) -> list[dict[str, object]]:

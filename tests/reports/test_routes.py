@@ -10,7 +10,7 @@ import pytest
 from tests.reports.conftest import DAY
 
 DAYS = f"period=custom&from={DAY.isoformat()}&to={DAY.isoformat()}"
-PAGES = ["/reports/", "/reports/agents", "/reports/campaigns", "/reports/statuses", "/reports/hourly",
+PAGES = ["/reports/", "/reports/agents", "/reports/campaigns", "/reports/statuses", "/reports/hourly", "/reports/costs",
          "/reports/abandon", "/reports/pauses", "/reports/calls", "/reports/custom", "/reports/board",
          "/reports/compliance"]
 
@@ -32,7 +32,7 @@ def test_agents_may_not_open_reports(client, world, calls, logged_in, path):
 
 
 @pytest.mark.parametrize("path", ["/reports/", "/reports/agents", "/reports/campaigns", "/reports/statuses",
-                                  "/reports/hourly", "/reports/abandon", "/reports/pauses", "/reports/calls",
+                                  "/reports/hourly", "/reports/costs", "/reports/abandon", "/reports/pauses", "/reports/calls",
                                   "/reports/compliance"])
 def test_another_tenants_campaign_or_agent_is_404(client, world, calls, logged_in, path):
     logged_in(client, world.a.users["supervisor"], world.password)
