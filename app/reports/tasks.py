@@ -1,4 +1,5 @@
-"""Report jobs: the minute rollup (with the wallboard's per-day counters), the nightly
+"""Report jobs: the minute rollup (with the reconciliation of the wallboard's per-day
+counters), the nightly
 re-roll of yesterday, and exports."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import jobs.broker  # noqa: F401  (binds actors to the configured broker)
 from app.db import utcnow
 from app.extensions import Session
 from app.reports import rollup
-from app.supervision.counters import refresh_counters
+from app.supervision.counters import reconcile
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -34,13 +35,14 @@ def _tenants() -> list[tuple[int, str]]:
 def roll_tenant(tenant_id: int, zone: str, now: dt.datetime) -> None:
     with tenant_scope(tenant_id):
         rollup.rollup_recent(now, zone)
-        refresh_counters(tenant_id, now, zone)
+        reconcile(tenant_id, now, zone)
         Session.commit()
 
 
 @dramatiq.actor(queue_name="reports", max_retries=0, periodic=cron("* * * * *"), time_limit=55_000)
 def rollup_minute() -> None:
-    """Every minute, per tenant: the current and previous hour, today, the counters."""
+    """Every minute, per tenant: the current and previous hour, today, and the
+    reconciliation of the wallboard's day counters (the call events keep them)."""
     now = utcnow()
     for tenant_id, zone in _tenants():
         try:

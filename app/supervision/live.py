@@ -1,9 +1,9 @@
 """What the wallboard shows, assembled from the live state in Redis.
 
-The dialer keeps agent and campaign state in Redis; the rollup job adds per-day
-counters there too. A wallboard reads those and the tenant's directory (names,
-groups, campaign targets, pause-code names) loaded once when its stream opens; it
-never reads the calls table while it runs."""
+The dialer keeps agent and campaign state in Redis; the call events keep per-day
+counters there too (``app.supervision.counters``). A wallboard reads those and the
+tenant's directory (names, groups, campaign targets, pause-code names, time zone)
+loaded once when its stream opens; it never reads the calls table while it runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from app.campaigns.models import Campaign, CampaignAgent, CampaignGroup, PauseCo
 from app.extensions import Session
 from app.inbound.models import InboundQueue, QueueCampaign
 from app.realtime import bus
+from app.supervision import counters as day_counters
+from tenants.models import Tenant
 
 # Colour cues (seconds, fraction of the abandon target).
 LONG_PAUSE_S = 600
@@ -49,6 +51,7 @@ class Directory:
     group_campaigns: dict[int, frozenset[int]] = field(default_factory=dict)
     queues: dict[int, str] = field(default_factory=dict)  # inbound queue id → name
     queue_campaigns: dict[int, frozenset[int]] = field(default_factory=dict)
+    zone: str = day_counters.DEFAULT_ZONE  # the tenant's: where its days begin
 
     def agent_visible(self, agent_id: int, campaign_id: int | None, filters: Filters) -> bool:
         if filters.campaign_ids and campaign_id not in filters.campaign_ids:
@@ -75,7 +78,8 @@ class Directory:
 
 def load_directory(tenant_id: int) -> Directory:
     """One read of the tenant's users, campaigns and pause codes (current tenant scope)."""
-    directory = Directory(tenant_id)
+    tenant = Session.get(Tenant, tenant_id)
+    directory = Directory(tenant_id, zone=(tenant.timezone if tenant else None) or day_counters.DEFAULT_ZONE)
     for user_id, name, group_id in Session.execute(sa.select(User.id, User.display_name, User.group_id)):
         directory.agents[user_id] = (name, group_id)
     for campaign_id, name, target in Session.execute(
@@ -139,7 +143,7 @@ def agent_row(directory: Directory, agent_id: int, state: dict, counters: dict) 
         "lead_id": _int(state.get("lead_id")),
         "phone": state.get("phone") or "",
         "virtual": bool(_int(state.get("virtual"))),
-        "calls_today": int(counters.get("agents", {}).get(str(agent_id), 0)),
+        "calls_today": day_counters.agent_calls(counters, agent_id),
     }
 
 
@@ -154,9 +158,8 @@ def abandon_level(rate: float, target: float) -> str:
 
 def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: dict) -> dict:
     name, target = directory.campaigns.get(campaign_id, (f"#{campaign_id}", 3.0))
-    today = counters.get("campaigns", {}).get(str(campaign_id), {})
-    abandon_today = float(today.get("abandon_rate", 0.0))
-    abandon_30d = float(today.get("abandon_rate_30d", 0.0))
+    today = day_counters.campaign_figures(counters, campaign_id)
+    abandon_today, abandon_30d = today["abandon_rate"], today["abandon_rate_30d"]
     live_rate = _float(stats.get("abandon_rate"))
     return {
         "id": campaign_id,
@@ -170,9 +173,9 @@ def campaign_row(directory: Directory, campaign_id: int, stats: dict, counters: 
         "abandon_live": live_rate,
         "abandon_today": abandon_today,
         "abandon_30d": abandon_30d,
-        "calls_today": int(today.get("calls", 0)),
-        "sales_today": int(today.get("sales", 0)),
-        "blocks_today": int(today.get("blocks", 0)),
+        "calls_today": today["calls"],
+        "sales_today": today["sales"],
+        "blocks_today": today["blocks"],
         "mode": stats.get("mode") or "",
         "level": abandon_level(max(abandon_today, live_rate), target),
         "level_30d": abandon_level(abandon_30d, target),
@@ -205,7 +208,7 @@ def snapshot(directory: Directory, filters: Filters, agents: dict[int, dict] | N
     """The whole wallboard, filtered: sent when a stream opens and to resynchronise.
     The state comes from the caller (the tenant feed's copy) or else from Redis."""
     tenant_id = directory.tenant_id
-    counters = bus.wallboard_counters(tenant_id) if counters is None else counters
+    counters = day_counters.read_counters(tenant_id, directory.zone) if counters is None else counters
     agents = bus.all_agents(tenant_id) if agents is None else agents
     campaigns = bus.all_campaigns(tenant_id) if campaigns is None else campaigns
     queues = bus.all_queues(tenant_id) if queues is None else queues
@@ -216,7 +219,7 @@ def snapshot(directory: Directory, filters: Filters, agents: dict[int, dict] | N
         "agents": agent_rows,
         "campaigns": [campaign_row(directory, campaign_id, stats, counters)
                       for campaign_id, stats in campaigns.items() if directory.campaign_visible(campaign_id, filters)],
-        "counters_at": counters.get("computed_at"),
+        "counters_at": counters.get("reconciled_at"),
         "queues": [queue_row(directory, queue_id, state) for queue_id, state in queues.items()
                    if directory.queue_visible(queue_id, filters)],
     }

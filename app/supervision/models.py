@@ -26,3 +26,6 @@ class AgentStateSpan(TenantScoped, Base):
     pause_code: so.Mapped[str | None] = so.mapped_column(sa.String(12))
     started_at: so.Mapped[dt.datetime]
     ended_at: so.Mapped[dt.datetime | None]
+
+
+from app.supervision import receivers  # noqa: E402,F401  (connects the signal receivers)

@@ -7,8 +7,9 @@ every ``RESYNC_S``, then kept current by the events) and hands batches of change
 wallboards cost one Redis subscription, one JSON decode per event and one state read
 per resync, whatever their number. Each stream filters the batch and sends it as a
 ``delta``, sends a ``tick`` when it has had nothing to say for ``TICK_S``, and a full
-``snapshot`` from the feed's copy when it opens and about every ``RESYNC_S`` (per-day
-counters, anything a dropped batch missed). Plain threads and blocking queues:
+``snapshot`` from the feed's copy when it opens and about every ``RESYNC_S`` (anything
+a dropped batch missed). A call's end announces its day's new counters on the same
+channel: the rows of its campaign and agent go out in the next batch. Plain threads and blocking queues:
 gunicorn's gevent worker patches them into greenlets, the werkzeug server runs them
 as threads."""
 
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 
 from app.extensions import redis
 from app.realtime import bus
+from app.supervision import counters as day_counters
 from app.supervision.live import Directory, Filters, delta, snapshot
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,9 @@ RESYNC = object()  # put on a wallboard's queue when it fell behind and lost bat
 
 
 class TenantFeed:
-    def __init__(self, tenant_id: int) -> None:
+    def __init__(self, tenant_id: int, zone: str = day_counters.DEFAULT_ZONE) -> None:
         self.tenant_id = tenant_id
+        self.zone = zone
         self.subscribers: set[queue.Queue] = set()
         self.agents: dict[int, dict] = {}
         self.campaigns: dict[int, dict] = {}
@@ -60,7 +63,7 @@ class TenantFeed:
     def reload(self) -> None:
         self.agents = bus.all_agents(self.tenant_id)
         self.campaigns = bus.all_campaigns(self.tenant_id)
-        self.counters = bus.wallboard_counters(self.tenant_id)
+        self.counters = day_counters.read_counters(self.tenant_id, self.zone)
         self.queues = bus.all_queues(self.tenant_id)
 
     def state(self) -> tuple[dict[int, dict], dict[int, dict], dict, dict[int, dict]]:
@@ -99,6 +102,18 @@ class TenantFeed:
             if queues is not None:
                 queues[queue_id] = event
             self.queues[queue_id] = event  # each event carries the queue's whole state
+        elif kind == "counters" and isinstance(event.get("fields"), dict):
+            # a call ended (or the reconciliation corrected a count): its campaign's and
+            # agent's rows go out with the new figures in this batch
+            day = str(event.get("day", ""))
+            if day > str(self.counters.get("day", "")):
+                self.counters = day_counters.read_counters(self.tenant_id, self.zone)
+            self.counters = day_counters.with_fields(self.counters, day, event["fields"])
+            campaign_ids, agent_ids = day_counters.touched(event["fields"])
+            for campaign_id in campaign_ids & self.campaigns.keys():
+                campaigns[campaign_id] = self.campaigns[campaign_id]
+            for agent_id in agent_ids & self.agents.keys():
+                agents.setdefault(agent_id, self.agents[agent_id])
 
     def _run(self) -> None:
         agents: dict[int, dict] = {}
@@ -116,7 +131,8 @@ class TenantFeed:
                     self.reload()
                     last_reload = last_counters = now
                 elif now - last_counters >= COUNTERS_S:
-                    self.counters = bus.wallboard_counters(self.tenant_id)
+                    # the reconciled figures and the day's change come from here
+                    self.counters = day_counters.read_counters(self.tenant_id, self.zone)
                     last_counters = now
                 if now - last_flush >= BATCH_S:
                     if agents or campaigns or queues:
@@ -145,11 +161,11 @@ _LOCK = threading.Lock()
 _FEEDS: dict[int, TenantFeed] = {}
 
 
-def subscribe(tenant_id: int) -> tuple[TenantFeed, queue.Queue]:
+def subscribe(tenant_id: int, zone: str = day_counters.DEFAULT_ZONE) -> tuple[TenantFeed, queue.Queue]:
     with _LOCK:
         feed = _FEEDS.get(tenant_id)
         if feed is None:
-            feed = TenantFeed(tenant_id)
+            feed = TenantFeed(tenant_id, zone)
             feed.start()
             _FEEDS[tenant_id] = feed
         q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
@@ -169,7 +185,7 @@ def sse(event: str, data: object) -> str:
 def wallboard_events(directory: Directory, filters: Filters, lifetime_s: float | None = None) -> Iterator[str]:
     """The body of one wallboard's event stream (uses no request or database)."""
     lifetime_s = STREAM_LIFETIME_S if lifetime_s is None else lifetime_s
-    feed, q = subscribe(directory.tenant_id)
+    feed, q = subscribe(directory.tenant_id, directory.zone)
     try:
         started = last_sent = last_sync = time.monotonic()
         # streams opened together spread their resynchronisations
@@ -184,7 +200,7 @@ def wallboard_events(directory: Directory, filters: Filters, lifetime_s: float |
             now = time.monotonic()
             if item is RESYNC and _FEEDS.get(directory.tenant_id) is not feed:
                 unsubscribe(feed, q)
-                feed, q = subscribe(directory.tenant_id)
+                feed, q = subscribe(directory.tenant_id, directory.zone)
             if item is RESYNC or now - last_sync >= resync_every:
                 yield sse("snapshot", snapshot(directory, filters, *feed.state()))
                 last_sent = last_sync = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -111,8 +112,14 @@ def test_campaign_row_flags_abandon_near_and_over_target(client, world, camps, l
     assert abandon_level(3.1, 3.0) == "alert"
     assert abandon_level(2.5, 3.0) == "warn"
     assert abandon_level(1.0, 3.0) == "ok"
-    bus.store_wallboard_counters(world.a.id, {"campaigns": {str(camps["a"].campaign_id): {
-        "calls": 120, "abandon_rate": 2.6, "abandon_rate_30d": 1.2, "blocks": 4}}, "agents": {}})
+    from app.supervision import counters
+
+    day = counters.local_day(dt.datetime.now(dt.UTC), "Europe/Paris")
+    cid = camps["a"].campaign_id
+    # today 120 calls, 2.6 % abandoned (13 of 500 live answers); 1.2 % over 30 days
+    counters.add_to_day(world.a.id, day, {f"c{cid}:calls": 120, f"c{cid}:answered": 600, f"c{cid}:machines": 100,
+                                          f"c{cid}:abandoned": 13})
+    bus.store_wallboard_counters(world.a.id, {"day": day, "past": {str(cid): [2000, 100, 11]}, "blocks": {str(cid): 4}})
     bus.publish_campaign(world.a.id, camps["a"].campaign_id, {"agents": 3, "ready": 1, "abandon_rate": 0.5})
     login(client, world.a.users["supervisor"].email, world.password)
     response = client.get("/supervision/wallboard/stream", buffered=False)
