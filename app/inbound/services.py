@@ -207,6 +207,11 @@ def save_queue(queue: InboundQueue | None, name: str, settings: Mapping[str, obj
     return queue
 
 
+def active_queue(queue_id: int) -> bool:
+    """Whether ``queue_id`` is an active queue of the current tenant (a transfer target)."""
+    return Session.scalar(sa.select(InboundQueue.id).where(InboundQueue.id == queue_id, InboundQueue.active)) is not None
+
+
 def _set_links(link: type, column: str, model: type, queue_id: int, ids: Iterable[int], field: str) -> None:
     wanted = set(ids)
     found = set(Session.scalars(sa.select(model.id).where(model.id.in_(wanted)))) if wanted else set()

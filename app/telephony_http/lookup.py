@@ -98,9 +98,7 @@ class DatabaseLookup:
             commands.check_uuid(channel.uuid)
         except ValueError:
             return
-        bus.push_inbound_arrival(queue.queue_id, {
-            "call_id": channel.uuid, "tenant_id": queue.tenant_id, "queue_id": queue.queue_id,
-            "caller": channel.caller[:32], "did": channel.did[:20], "host": channel.host[:64]})
+        bus.push_inbound_arrival(queue.queue_id, channel.arrival(queue))
 
     def ivr_menu(self, tenant_id: int, ivr_id: int) -> IvrMenu | None:
         if not self._active_tenant(tenant_id):

@@ -41,6 +41,11 @@ log = logging.getLogger("carillon.dialer")
 class RunnerBackend(CallControl, Protocol):
     """What a campaign runner drives: the engine's call control, plus event delivery."""
 
+    # A customer transferred to an inbound queue is announced by the media server's
+    # dialplan (True: FreeSWITCH's queue extension, like any caller), or handed to the
+    # inbound router by the runner itself (False: the simulator has no dialplan).
+    queue_callers_from_media: bool
+
     def attach(self, engine: CampaignEngine) -> None: ...
 
     def set_time(self, t: float) -> None: ...
@@ -103,6 +108,8 @@ class Backends(Protocol):
 class _SimulatedBackend(LiveSimulator):
     """The simulator as a runner backend: no media, nothing recorded."""
 
+    queue_callers_from_media = False
+
     def take_cdr_data(self, call_id: str) -> dict[str, str]:
         return {}
 
@@ -140,6 +147,9 @@ class _FreeSwitchCampaignBackend:
     """One campaign's side of the shared FreeSWITCH link. The ESL greenlets append
     events to ``inbox`` (the sink only appends: no engine or database work happens on
     them); the runner drains it into the engine at each step, in its tenant scope."""
+
+    takes_queue_transfers = True
+    queue_callers_from_media = True  # the customer enters the queue through the dialplan
 
     def __init__(self, link: FreeSwitchBackends, tenant_id: int, record: bool) -> None:
         self._link = link
@@ -180,7 +190,12 @@ class _FreeSwitchCampaignBackend:
         return self._link.control.supervise(call_id, supervisor_id, endpoint, mode)
 
     def transfer(self, call_id: str, kind: TransferKind, target: str) -> None:
-        self._link.control.transfer(call_id, kind, target)
+        if kind is TransferKind.QUEUE:
+            # a new inbound call on the customer's channel; this call ends (its HANGUP
+            # reaches the engine at the next pump, the agent qualifies it from wrap-up)
+            self._link.control.hand_to_queue(call_id, target)
+        else:
+            self._link.control.transfer(call_id, kind, target)
 
     def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
         self._link.control.consult(call_id, kind, target)

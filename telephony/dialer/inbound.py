@@ -102,6 +102,7 @@ class WaitingCall:
     lead_id: int | None = None
     node: str | None = None
     data: dict[str, str] = field(default_factory=dict)
+    channel: str = ""  # the media server's channel uuid when it is not the call id (FreeSWITCH)
 
 
 def transferred_call(tenant_id: int, record: CallRecord, queue_id: int, now: float) -> WaitingCall:
@@ -182,6 +183,13 @@ def load_queues(tenant_ids: Sequence[int] | None = None) -> dict[int, QueueSetti
                 simulated_per_hour=q.simulated_per_hour, time_zone=zones.get(q.tenant_id) or "Europe/Paris")
         Session.commit()
     return settings
+
+
+def tenant_lead(lead_id: int | None) -> int | None:
+    """``lead_id`` if it is a lead of the current tenant (scope), else None."""
+    if lead_id is None:
+        return None
+    return Session.scalar(sa.select(Lead.id).where(Lead.id == lead_id))
 
 
 def lead_for_caller(caller: str) -> int | None:
@@ -583,11 +591,17 @@ class FreeSwitchInboundMedia:
 
     name = "freeswitch"
 
+    ENDED_KEPT = 1000  # channels remembered as ended before their arrival was taken
+
     def __init__(self, link: object, sip_domain: str = "") -> None:
         self.link = link
         self.sip_domain = sip_domain
         self._hangups: deque[str] = deque()
         self._waiting: set[str] = set()
+        # calls that ended before the router took their arrival (a customer handed to a
+        # queue is tracked from the transfer on, and may hang up before the dialplan
+        # fetch has reached the router)
+        self._ended: dict[str, None] = {}
         link.unrouted = self._on_unrouted  # type: ignore[attr-defined]
 
     @property
@@ -596,8 +610,14 @@ class FreeSwitchInboundMedia:
 
     def _on_unrouted(self, event: CallEvent) -> None:
         # runs on an ESL greenlet: only append
-        if event.kind is EventKind.HANGUP and event.call_id in self._waiting:
+        if event.kind is not EventKind.HANGUP:
+            return
+        if event.call_id in self._waiting:
             self._hangups.append(event.call_id)
+        else:
+            self._ended[event.call_id] = None
+            while len(self._ended) > self.ENDED_KEPT:
+                del self._ended[next(iter(self._ended))]
 
     def _node(self, arrival: Mapping[str, object]) -> str | None:
         nodes = self.control.nodes
@@ -609,13 +629,30 @@ class FreeSwitchInboundMedia:
         return next(iter(nodes)) if len(nodes) == 1 else None
 
     def arrivals(self, queue: QueueSettings, now: float) -> list[WaitingCall]:
+        from telephony.freeswitch.commands import check_uuid
+
         calls = []
         for arrival in bus.pop_inbound_arrivals(queue.queue_id):
             if arrival.get("tenant_id") != queue.tenant_id:
                 continue  # never another tenant's channel, whatever the list held
-            calls.append(WaitingCall(str(arrival["call_id"]), queue.tenant_id, queue.queue_id,
-                                     str(arrival.get("caller") or "anonymous"), now,
-                                     did=arrival.get("did") or None, node=self._node(arrival)))
+            call_id, channel = str(arrival.get("call_id") or ""), str(arrival.get("channel") or "")
+            transferred_from = str(arrival.get("transferred_from") or "")
+            try:
+                check_uuid(call_id)
+                for value in (channel, transferred_from):
+                    if value:
+                        check_uuid(value)
+            except ValueError as bad:
+                log.warning("queue %s: arrival ignored: %s", queue.queue_id, bad)
+                continue
+            lead = str(arrival.get("lead_id") or "")
+            call = WaitingCall(call_id, queue.tenant_id, queue.queue_id, str(arrival.get("caller") or "anonymous"),
+                               now, did=arrival.get("did") or None, node=self._node(arrival),
+                               lead_id=tenant_lead(int(lead)) if lead.isdigit() else None,
+                               channel=channel if channel != call_id else "")
+            if transferred_from:  # a customer an agent handed to this queue
+                call.data["transferred_from"] = transferred_from
+            calls.append(call)
         return calls
 
     def accept(self, call: WaitingCall, now: float) -> None:
@@ -623,11 +660,15 @@ class FreeSwitchInboundMedia:
         from telephony.freeswitch.tracker import TrackedCall
 
         node = call.node or ""
-        self.control.tracker.add(TrackedCall(
-            call_id=call.call_id, tenant_id=call.tenant_id, campaign_id=0, lead_id=call.lead_id, node=node,
-            created_at=now, state=ChannelState.ANSWERED, channel_seen=True,
-            esl_session=self.control.clients[node].connections_made if node in self.control.clients else 0))
+        if self.control.tracker.get(call.call_id) is None:  # (a customer handed over here is tracked already)
+            self.control.tracker.add(TrackedCall(
+                call_id=call.call_id, tenant_id=call.tenant_id, campaign_id=0, lead_id=call.lead_id, node=node,
+                created_at=now, state=ChannelState.ANSWERED, channel_seen=True, channel=call.channel,
+                esl_session=self.control.clients[node].connections_made if node in self.control.clients else 0))
         self._waiting.add(call.call_id)
+        if call.call_id in self._ended:  # gone already: abandoned at the next step
+            del self._ended[call.call_id]
+            self._hangups.append(call.call_id)
 
     def gone(self, now: float) -> list[str]:
         left = list(self._hangups)
@@ -650,10 +691,10 @@ class FreeSwitchInboundMedia:
             control.play_message(call.call_id, destination.number or "")
         else:  # an IVR menu or one agent: their dialplan extensions in the tenant's context
             extension = f"{destination.kind.value}-{int(destination.target or 0)}"
-            line = commands.uuid_transfer_extension(call.call_id, extension, f"tenant-{call.tenant_id}")
             tracked = control.tracker.get(call.call_id)
             if tracked is None:
                 raise CallControlError(f"call {call.call_id} is gone")
+            line = commands.uuid_transfer_extension(tracked.channel, extension, f"tenant-{call.tenant_id}")
             control._api(tracked, line)  # noqa: SLF001 - the backend's one command path
 
     def present(self, runner: CampaignRunner, call: WaitingCall, queue: QueueSettings) -> None:

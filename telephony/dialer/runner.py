@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from app.campaigns.models import Campaign
 from app.core import signals
 from app.extensions import Session
+from app.inbound.services import active_queue
 from app.realtime import bus
 from app.recordings import control as recording_control
 from app.runtime import current_config
@@ -297,11 +298,17 @@ class CampaignRunner:
                     raise IllegalTransition("transfer to a queue is not available on this media server yet")
                 if not (command.target or "").isdigit():
                     raise IllegalTransition(f"queue id expected, got {command.target!r}")
+                if not active_queue(int(command.target or "")):
+                    # (on FreeSWITCH the dialplan would refuse it and drop the customer)
+                    raise IllegalTransition(f"no active queue {command.target} in this tenant")
             call = engine.transfer(agent_id, kind, command.target or "", warm=command.warm)
-            if not command.warm:
-                self.backend.control_recording(call.call_id, recording_control.SPLIT)
             if kind is TransferKind.QUEUE:
-                self._to_queue(call, int(command.target or ""))
+                # the recording part of this call closed with the hand-over; the customer is
+                # a new inbound call, recorded as its queue says
+                if not self.backend.queue_callers_from_media:
+                    self._to_queue(call, int(command.target or ""))
+            elif not command.warm:
+                self.backend.control_recording(call.call_id, recording_control.SPLIT)
         elif command.kind == "transfer_complete":
             call = engine.complete_transfer(agent_id)
             self.backend.control_recording(call.call_id, recording_control.SPLIT)

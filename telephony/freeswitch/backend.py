@@ -2,7 +2,9 @@
 
 One ESL session per media node. New calls go to the connected node with the fewest
 open calls. Channel uuids are the application's call ids (``origination_uuid``), so
-every event maps back to its call without a lookup. Answered customers join the
+every event maps back to its call; the one exception is a customer an agent hands to
+an inbound queue (``hand_to_queue``): the channel then carries a new call (a new CDR),
+so commands go to ``TrackedCall.channel`` and events are looked up by channel. Answered customers join the
 agent's personal conference ``agent-<tenant>-<agent>`` with ``uuid_transfer <uuid>
 conference:<name>@<profile> inline`` (recorded working in fixture 07); supervision
 uses that conference's member controls (fixture 08b) rather than ``eavesdrop``, which
@@ -70,6 +72,8 @@ CAUSE_NO_MEDIA_NODE = "CARILLON_NO_MEDIA_NODE"  # no FreeSWITCH connected: nothi
 CAUSE_ORIGINATE_NOT_SENT = "CARILLON_ORIGINATE_NOT_SENT"  # the bgapi never reached the node
 CAUSE_CHANNEL_GONE = "CARILLON_CHANNEL_GONE_DURING_ESL_OUTAGE"  # ended while we were not listening
 CAUSE_NODE_UNREACHABLE = "CARILLON_MEDIA_NODE_UNREACHABLE"  # node down longer than the grace
+# The customer left the campaign's call for an inbound queue: the channel lives on as a new call.
+CAUSE_TRANSFERRED_TO_QUEUE = "CARILLON_TRANSFERRED_TO_QUEUE"
 # Read by record_session / uuid_record when a recording starts: two channels, what the
 # channel hears from the customer (read) on the left, what it sends them (the agent's
 # conference) on the right. A channel variable: it stays for every later part (split).
@@ -256,6 +260,7 @@ class FreeSwitchCallControl:
             node=node_name or "",
             created_at=now,
             amd=request.amd and self.detector is not None,
+            destination=request.destination,
         )
         if request.record:
             call.record_path = self.recording_path(request.tenant_id, request.call_id)
@@ -293,7 +298,7 @@ class FreeSwitchCallControl:
         call = self.tracker.get(call_id)
         if call is None:
             return  # already ended: hangup is idempotent
-        reply = self._api(call, commands.uuid_kill(call_id, cause), strict=False)
+        reply = self._api(call, commands.uuid_kill(call.channel, cause), strict=False)
         if reply is not None and not reply_ok(reply) and not call.channel_seen:
             # The originate is still in flight: kill the channel as soon as it shows up.
             call.cancel_cause = cause
@@ -310,10 +315,10 @@ class FreeSwitchCallControl:
                 raise CallControlError(f"agent {agent_id} is on node {info.node}, which has no sip_address")
             # The customer stays on its node, bridged over SIP into the agent's node.
             dial = f"sofia/{self.interconnect_profile}/{conference}@{target.sip_address}"
-            line = commands.uuid_transfer_inline(call_id, [("bridge", dial)])
+            line = commands.uuid_transfer_inline(call.channel, [("bridge", dial)])
         else:
             line = commands.uuid_transfer_inline(
-                call_id, [("conference", f"{conference}@{node.conference_profile}")]
+                call.channel, [("conference", f"{conference}@{node.conference_profile}")]
             )
         self._api(call, line)
 
@@ -322,7 +327,7 @@ class FreeSwitchCallControl:
         if call is None:
             return
         call.hangup_after_playback = True
-        reply = self._api(call, commands.uuid_broadcast(call_id, audio, "aleg"), strict=False)
+        reply = self._api(call, commands.uuid_broadcast(call.channel, audio, "aleg"), strict=False)
         if reply is None or not reply_ok(reply):
             log.warning("play_message on %s failed (%r); hanging up", call_id, reply)
             self.hangup(call_id)
@@ -337,14 +342,42 @@ class FreeSwitchCallControl:
             self.bridge_to_agent(call_id, int(target))
         elif kind is TransferKind.EXTERNAL:
             dial = self.nodes[call.node].dial_string(commands.check_number(target))
-            self._api(call, commands.uuid_transfer_inline(call_id, [("bridge", dial)]))
+            self._api(call, commands.uuid_transfer_inline(call.channel, [("bridge", dial)]))
             call.agent_id = None
         elif kind is TransferKind.QUEUE:
-            if not target.isdigit():
-                raise CallControlError(f"queue id expected, got {target!r}")
-            line = commands.uuid_transfer_extension(call_id, f"queue-{target}", f"tenant-{call.tenant_id}")
-            self._api(call, line)
+            # the same call moves to another queue (an inbound caller's overflow)
+            self._api(call, self._queue_extension(call, target))
             call.agent_id = None
+
+    def hand_to_queue(self, call_id: str, queue_id: str) -> str:
+        """An agent's cold transfer of their customer to an inbound queue: the customer
+        becomes a new inbound call (its own call id and CDR) on the same channel, and
+        enters the queue through the dialplan's queue extension, exactly as a caller of
+        a DID does (hold music, position, the arrival announced to whichever dialer
+        serves the queue, overflow). The campaign's call ends here (HANGUP with
+        ``CAUSE_TRANSFERRED_TO_QUEUE``, the new call id in its data); its recording part
+        is closed first (the queue records the new call if it records). Returns the new
+        call id."""
+        call = self._answered_call(call_id)
+        line = self._queue_extension(call, queue_id)
+        new_call_id = str(uuid_module.uuid4())
+        p = self.prefix
+        variables = {f"{p}call_id": new_call_id, f"{p}transferred_from": call_id}
+        if call.destination:
+            variables[f"{p}caller"] = call.destination
+        if call.record_path and call.recording:
+            self._api(call, commands.uuid_record(call.channel, "stop", call.record_path), strict=False)
+        self._api(call, commands.uuid_setvar_multi(call.channel, variables))
+        self._api(call, line)
+        self._masked.discard(call_id)
+        self._emit(self.tracker.hand_over(call_id, new_call_id, CAUSE_TRANSFERRED_TO_QUEUE, self._clock.now(),
+                                          {"node": call.node, "transferred_to": new_call_id}))
+        return new_call_id
+
+    def _queue_extension(self, call: TrackedCall, queue_id: str) -> str:
+        if not queue_id.isdigit():
+            raise CallControlError(f"queue id expected, got {queue_id!r}")
+        return commands.uuid_transfer_extension(call.channel, f"queue-{queue_id}", f"tenant-{call.tenant_id}")
 
     def consult(self, call_id: str, kind: TransferKind, target: str) -> None:
         """Warm transfer, first step. The customer stays in the agent's conference, muted
@@ -354,10 +387,10 @@ class FreeSwitchCallControl:
         if call_id in self.consults:
             raise CallControlError(f"call {call_id} already has a consultation")
         info = self.conferences.get(call.conference or "")
-        if info is None or call_id not in info.members:
+        if info is None or call.channel not in info.members:
             raise CallControlError(f"call {call_id} is not in an agent conference")
         node = self.nodes[info.node]
-        customer = info.members[call_id]
+        customer = info.members[call.channel]
         if kind is TransferKind.EXTERNAL:
             leg = str(uuid_module.uuid4())
             variables = {
@@ -392,9 +425,10 @@ class FreeSwitchCallControl:
         in their conference (ready for the next call)."""
         consult = self._consult(call_id)
         if consult.kind is TransferKind.EXTERNAL:
-            self._node_api(consult.node, f"uuid_bridge {commands.check_uuid(call_id)} "
-                                         f"{commands.check_uuid(consult.leg_uuid)}")
             call = self.tracker.get(call_id)
+            channel = call.channel if call is not None else call_id
+            self._node_api(consult.node, f"uuid_bridge {commands.check_uuid(channel)} "
+                                         f"{commands.check_uuid(consult.leg_uuid)}")
             if call is not None:
                 call.agent_id = None
         else:
@@ -425,7 +459,7 @@ class FreeSwitchCallControl:
         info = self.conferences.get(conference)
         if info is None:
             raise CallControlError(f"no agent leg in conference {conference}: the agent's phone is not connected")
-        others = set(self.tracker.calls) | set(self.supervisions)
+        others = self.tracker.channels() | set(self.supervisions)
         leg = next((uuid for uuid in info.members if uuid not in others), None)
         if leg is None:
             raise CallControlError(f"no agent leg in conference {conference}")
@@ -442,7 +476,7 @@ class FreeSwitchCallControl:
 
     def hold(self, call_id: str, on: bool) -> None:
         call = self._answered_call(call_id)
-        self._api(call, commands.uuid_hold(call_id, on))
+        self._api(call, commands.uuid_hold(call.channel, on))
 
     def mute_agent(self, call_id: str, on: bool) -> None:
         call = self._answered_call(call_id)
@@ -451,20 +485,20 @@ class FreeSwitchCallControl:
 
     def send_dtmf(self, call_id: str, digits: str) -> None:
         call = self._answered_call(call_id)
-        self._api(call, commands.uuid_send_dtmf(call_id, digits))
+        self._api(call, commands.uuid_send_dtmf(call.channel, digits))
 
     def start_recording(self, call_id: str) -> str:
         call = self._answered_call(call_id)
         call.record_path = call.record_path or self.recording_path(call.tenant_id, call_id)
         # inbound calls, or a call dialled unrecorded: the originate did not set it
-        self._api(call, commands.uuid_setvar(call_id, *RECORD_STEREO))
-        self._api(call, commands.uuid_record(call_id, "start", call.record_path))
+        self._api(call, commands.uuid_setvar(call.channel, *RECORD_STEREO))
+        self._api(call, commands.uuid_record(call.channel, "start", call.record_path))
         return call.record_path
 
     def stop_recording(self, call_id: str) -> None:
         call = self._answered_call(call_id)
         if call.record_path:
-            self._api(call, commands.uuid_record(call_id, "stop", call.record_path))
+            self._api(call, commands.uuid_record(call.channel, "stop", call.record_path))
 
     def pause_recording(self, call_id: str) -> None:
         self._mask_recording(call_id, "mask")
@@ -485,11 +519,11 @@ class FreeSwitchCallControl:
         path = self.recording_path(call.tenant_id, call_id, part)
         if path == closed:
             raise CallControlError(f"call {call_id} is already recording part {part}")
-        self._api(call, commands.uuid_record(call_id, "stop", closed))
+        self._api(call, commands.uuid_record(call.channel, "stop", closed))
         call.record_path = path
-        self._api(call, commands.uuid_record(call_id, "start", path))
+        self._api(call, commands.uuid_record(call.channel, "start", path))
         if call_id in self._masked:
-            self._api(call, commands.uuid_record(call_id, "mask", path))
+            self._api(call, commands.uuid_record(call.channel, "mask", path))
         return closed, path
 
     def supervise(
@@ -596,7 +630,7 @@ class FreeSwitchCallControl:
         info = self.conferences.get(call.conference or "")
         if info is None:
             raise CallControlError(f"call {call.call_id} is not in an agent conference")
-        others = set(self.tracker.calls) | set(self.supervisions)
+        others = self.tracker.channels() | set(self.supervisions)
         for uuid, member_id in info.members.items():
             if uuid not in others:
                 return info.name, member_id
@@ -606,7 +640,7 @@ class FreeSwitchCallControl:
         call = self._answered_call(call_id)
         if not call.record_path:
             raise CallControlError(f"call {call_id} is not recorded")
-        self._api(call, commands.uuid_record(call_id, action, call.record_path))
+        self._api(call, commands.uuid_record(call.channel, action, call.record_path))
 
     def _api(self, call: TrackedCall, line: str, *, strict: bool = True) -> str | None:
         return self._node_api(call.node, line, strict=strict)
@@ -647,14 +681,14 @@ class FreeSwitchCallControl:
             self._on_supervision_job(event)
         events = self.tracker.handle(node, event, self._clock.now())
         self._emit(events)
-        call = self.tracker.get(event.unique_id)
+        call = self.tracker.on_channel(event.unique_id)
         if call is None:
             return
         if any(e.kind is EventKind.ANSWERED for e in events) and call.amd and self.detector is not None:
-            for line in self.detector.answer_commands(call.call_id):
+            for line in self.detector.answer_commands(call.channel):
                 self._api(call, line, strict=False)
         if event.name == "PLAYBACK_STOP" and call.hangup_after_playback:
-            self._api(call, commands.uuid_kill(call.call_id), strict=False)
+            self._api(call, commands.uuid_kill(call.channel), strict=False)
         cancel_cause = call.cancel_cause
         if cancel_cause and event.name in (
             "CHANNEL_CREATE",
@@ -663,7 +697,7 @@ class FreeSwitchCallControl:
             "CHANNEL_ANSWER",
         ):
             call.channel_seen = True
-            self._api(call, commands.uuid_kill(call.call_id, cancel_cause), strict=False)
+            self._api(call, commands.uuid_kill(call.channel, cancel_cause), strict=False)
 
     def _on_conference_event(self, node: str, event: EslEvent) -> None:
         action = event.get("Action")
@@ -695,7 +729,8 @@ class FreeSwitchCallControl:
     def _apply_supervision(self, leg: SupervisionLeg, previous: SupervisionMode) -> None:
         """Conference member controls as recorded in fixture 08b."""
         info = self.conferences.get(leg.conference)
-        customer = info.members.get(leg.call_id) if info else None
+        supervised = self.tracker.get(leg.call_id)
+        customer = info.members.get(supervised.channel if supervised else leg.call_id) if info else None
         sup = leg.member_id
         if sup is None or customer is None:
             log.warning("supervision %s: members not known yet", leg.supervision_id)
@@ -759,7 +794,7 @@ class FreeSwitchCallControl:
             return
         now = self._clock.now()
         for call in self.tracker.open_calls(node):
-            self._abandoned[node].add(call.call_id)
+            self._abandoned[node].add(call.channel)
             self._emit(self.tracker.close(call.call_id, CAUSE_NODE_UNREACHABLE, now, {"node": node}))
         self.conferences.forget_node(node)
 
@@ -793,16 +828,16 @@ class FreeSwitchCallControl:
         for call in self.tracker.open_calls(node):
             if call.esl_session >= session:
                 continue  # placed on this very session: its events are already ours
-            row = live.get(call.call_id)
+            row = live.get(call.channel)
             if row is not None:
                 self._emit(self._catch_up(call, row.get("callstate", ""), now, data))
-            elif client.api(commands.uuid_exists(call.call_id)).strip() != "true":
+            elif client.api(commands.uuid_exists(call.channel)).strip() != "true":
                 log.warning("call %s vanished from %s during the ESL outage", call.call_id, node)
                 self._emit(
                     self.tracker.close(call.call_id, call.hangup_cause or CAUSE_CHANNEL_GONE, now, data)
                 )
         for uuid, row in live.items():
-            if uuid in self.tracker.calls:
+            if self.tracker.on_channel(uuid) is not None:
                 continue
             if uuid in self._abandoned[node]:
                 # Reported ended to the dialer while the node was unreachable: end it.
@@ -821,7 +856,7 @@ class FreeSwitchCallControl:
             return []
         events = self.tracker.ring(call, now, data) + self.tracker.answer(call, now, data)
         # A transfer into an agent conference may also have completed unseen.
-        info = self.conferences.find_member(call.call_id)
+        info = self.conferences.find_member(call.channel)
         parsed = parse_agent_conference(info.name) if info else None
         if info is not None and parsed is not None and parsed[0] == call.tenant_id:
             call.conference = info.name
@@ -829,7 +864,7 @@ class FreeSwitchCallControl:
                 **data,
                 "mode": "conference",
                 "conference": info.name,
-                "member_id": info.members[call.call_id],
+                "member_id": info.members[call.channel],
             }
             events += self.tracker.bridge(call, parsed[1], now, bridge_data)
         return events
@@ -846,12 +881,21 @@ class FreeSwitchCallControl:
         tenant, campaign, lead = (
             variables.get(f"{p}{name}", "") for name in ("tenant_id", "campaign_id", "lead_id")
         )
-        if variables.get(f"{p}call_id") != uuid or not (tenant.isdigit() and campaign.isdigit()):
+        # the channel carries the call it was placed for, or the one it became when
+        # its customer was handed to a queue (``hand_to_queue``)
+        call_id = variables.get(f"{p}call_id", "")
+        handed_over = call_id != uuid and variables.get(f"{p}transferred_from")
+        if (call_id != uuid and not handed_over) or not (tenant.isdigit() and campaign.isdigit()):
             return  # not placed by a Carillon dialer
-        if self._owns_call is None or not self._owns_call(uuid):
+        if self._owns_call is None or not self._owns_call(call_id):
             return  # another dialer process owns that campaign
+        try:
+            commands.check_uuid(call_id)
+        except ValueError:
+            return
         call = TrackedCall(
-            call_id=uuid,
+            call_id=call_id,
+            channel=uuid,
             tenant_id=int(tenant),
             campaign_id=int(campaign),
             lead_id=int(lead) if lead.isdigit() else None,
@@ -861,5 +905,5 @@ class FreeSwitchCallControl:
             esl_session=self.clients[node].connections_made,
         )
         self.tracker.add(call)
-        log.info("adopted call %s on %s (%s)", uuid, node, row.get("callstate"))
+        log.info("adopted call %s (channel %s) on %s (%s)", call_id, uuid, node, row.get("callstate"))
         self._emit(self._catch_up(call, row.get("callstate", ""), now, {**data, "adopted": "true"}))

@@ -123,6 +123,18 @@ def uuid_setvar(uuid: str, name: str, value: str) -> str:
     return f"uuid_setvar {check_uuid(uuid)} {name} {check_token(value, 'variable value')}"
 
 
+def uuid_setvar_multi(uuid: str, variables: Mapping[str, str]) -> str:
+    """Set several channel variables at once: ``uuid_setvar_multi <uuid> a=1;b=2``."""
+    parts = []
+    for name, value in variables.items():
+        if not _VARIABLE_NAME.match(name):
+            raise ValueError(f"bad channel variable name: {name!r}")
+        parts.append(f"{name}={check_token(value, 'variable value')}")
+    if not parts:
+        raise ValueError("no variable to set")
+    return f"uuid_setvar_multi {check_uuid(uuid)} {';'.join(parts)}"
+
+
 def uuid_hold(uuid: str, on: bool) -> str:
     return f"uuid_hold {check_uuid(uuid)}" if on else f"uuid_hold off {check_uuid(uuid)}"
 

@@ -3,8 +3,10 @@
 Pure bookkeeping, no I/O: the backend feeds it events and acts on what it returns.
 Rules taken from the recorded sessions (fixture README):
 
-- A call is keyed by its channel uuid, which is the application's call id
-  (``origination_uuid``), so every channel event maps back without variables.
+- A call is keyed by its call id; its channel uuid is the call id for calls the
+  dialer places (``origination_uuid``) and for inbound callers, so events map back
+  without variables. A customer an agent hands to a queue becomes a new call on the
+  same channel (``hand_over``): from then on that channel's events are the new call's.
 - ``+OK`` from BACKGROUND_JOB is not an answer (early media may "succeed" an
   originate); only CHANNEL_ANSWER is. A ``-ERR`` closes the call at once only when no
   channel was ever seen, otherwise CHANNEL_HANGUP_COMPLETE (which carries the CDR)
@@ -112,6 +114,14 @@ class TrackedCall:
     hangup_after_playback: bool = False
     esl_session: int = 0  # the node's ESL session the call was placed on
     cancel_cause: str | None = None  # hangup asked before the channel existed
+    channel: str = ""  # the FreeSWITCH channel uuid ("": the call id)
+    destination: str = ""  # the number dialled (outbound calls)
+    # the previous call's file, stopped when the channel was handed over: its late
+    # RECORD_STOP is not this call's recording
+    stale_record_path: str | None = None
+
+    def __post_init__(self) -> None:
+        self.channel = self.channel or self.call_id
 
 
 def cdr_fields(event: EslEvent) -> dict[str, str]:
@@ -127,6 +137,7 @@ class CallTracker:
     def __init__(self, detector: AnsweringMachineDetector | None = None) -> None:
         self.detector = detector
         self.calls: dict[str, TrackedCall] = {}
+        self._by_channel: dict[str, str] = {}  # channel uuid -> call id
         self._jobs: dict[str, str] = {}
         # Job results that matched no call yet: the reply naming the job may be
         # handled after its BACKGROUND_JOB. Bounded: every subscriber gets every job.
@@ -134,6 +145,7 @@ class CallTracker:
 
     def add(self, call: TrackedCall) -> None:
         self.calls[call.call_id] = call
+        self._by_channel[call.channel] = call.call_id
         if call.job_uuid:
             self._jobs[call.job_uuid] = call.call_id
 
@@ -148,6 +160,13 @@ class CallTracker:
 
     def get(self, call_id: str) -> TrackedCall | None:
         return self.calls.get(call_id)
+
+    def on_channel(self, channel: str) -> TrackedCall | None:
+        """The call a FreeSWITCH channel (uuid) carries now."""
+        return self.calls.get(self._by_channel.get(channel, ""))
+
+    def channels(self) -> set[str]:
+        return set(self._by_channel)
 
     def open_calls(self, node: str | None = None) -> list[TrackedCall]:
         return [c for c in self.calls.values() if node is None or c.node == node]
@@ -194,10 +213,28 @@ class CallTracker:
         call = self.calls.pop(call_id, None)
         if call is None:
             return []
+        if self._by_channel.get(call.channel) == call_id:
+            del self._by_channel[call.channel]
         if call.job_uuid:
             self._jobs.pop(call.job_uuid, None)
         call.state = CallState.ENDED
         return [self._event(call, EventKind.HANGUP, at, cause=cause, agent_id=call.agent_id, data=data or {})]
+
+    def hand_over(self, call_id: str, new_call_id: str, cause: str, at: float,
+                  data: dict[str, str]) -> list[CallEvent]:
+        """The channel of ``call_id`` now carries a new call (a customer transferred to a
+        queue): the old call ends here (its HANGUP, with ``cause``), the new one is
+        answered and waits for an agent. Returns the old call's HANGUP."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return []
+        successor = TrackedCall(
+            call_id=new_call_id, tenant_id=call.tenant_id, campaign_id=0, lead_id=call.lead_id, node=call.node,
+            created_at=at, state=CallState.ANSWERED, amd_done=True, channel_seen=True, channel=call.channel,
+            destination=call.destination, esl_session=call.esl_session, stale_record_path=call.record_path)
+        events = self.close(call_id, cause, at, data)
+        self.add(successor)
+        return events
 
     # -- events ---------------------------------------------------------------------
 
@@ -209,7 +246,7 @@ class CallTracker:
             return self._on_conference(node, event, at)
         if event.name == "CHANNEL_BRIDGE":
             return self._on_bridge(node, event, at)
-        call = self.calls.get(event.unique_id)
+        call = self.on_channel(event.unique_id)
         if call is None:
             return []
         # A detector stopped by the hangup itself has no verdict worth reporting.
@@ -237,6 +274,9 @@ class CallTracker:
         elif name == "CHANNEL_HANGUP_COMPLETE":
             cause = event.get("Hangup-Cause") or call.hangup_cause or call.job_error or "UNKNOWN"
             return self.close(call.call_id, cause, at, {**data, **cdr_fields(event)})
+        elif name in ("RECORD_START", "RECORD_STOP") and (
+                call.stale_record_path and event.get("Record-File-Path") == call.stale_record_path):
+            return []  # the file of the call this channel carried before
         elif name == "RECORD_START":
             call.recording = True
             path = event.get("Record-File-Path") or call.record_path or ""
@@ -257,7 +297,7 @@ class CallTracker:
             # Jobs sent on a previous session reach every subscriber (fixture 09):
             # fall back to the uuid we set ourselves in the originate arguments.
             match = _ORIGINATION_UUID.search(event.get("Job-Command-Arg"))
-            call_id = match.group(1) if match else None
+            call_id = self._by_channel.get(match.group(1)) if match else None
         call = self.calls.get(call_id or "")
         if call is None:
             self._unmatched_jobs[event.get("Job-UUID")] = event
@@ -282,7 +322,7 @@ class CallTracker:
             event.get("Other-Leg-Unique-ID"),
         )
         for uuid in legs:
-            call = self.calls.get(uuid)
+            call = self.on_channel(uuid)
             if call is not None and call.pending_agent_id is not None:
                 return self.bridge(call, call.pending_agent_id, at, {"node": node, "mode": "bridge"})
         return []
@@ -290,7 +330,7 @@ class CallTracker:
     def _on_conference(self, node: str, event: EslEvent, at: float) -> list[CallEvent]:
         if event.get("Action") != "add-member":
             return []
-        call = self.calls.get(event.unique_id)
+        call = self.on_channel(event.unique_id)
         parsed = parse_agent_conference(event.get("Conference-Name"))
         if call is None or parsed is None or parsed[0] != call.tenant_id:
             return []

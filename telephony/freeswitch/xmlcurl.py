@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from telephony.freeswitch.commands import check_uuid
 from telephony.freeswitch.tracker import agent_conference_name, parse_agent_conference
 
 XML_CURL_USER = "freeswitch"  # the user name in conf/autoload_configs/xml_curl.conf.xml
@@ -91,21 +92,54 @@ class IvrOption:
 
 @dataclass(frozen=True, slots=True)
 class ChannelInfo:
-    """The caller's channel, from the fields mod_xml_curl posts with a dialplan fetch."""
+    """The caller's channel, from the fields mod_xml_curl posts with a dialplan fetch.
+
+    ``call_id`` is the call the channel carries: its uuid, or the call id the dialer
+    set (``carillon_call_id``) on a customer it handed to a queue, with
+    ``transferred_from`` (the campaign's call), the customer's number and lead."""
 
     uuid: str
     caller: str
     did: str
     host: str
+    call_id: str = ""
+    transferred_from: str = ""
+    lead_id: int | None = None
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> ChannelInfo:
+        uuid = form.get("Unique-ID") or form.get("Channel-Call-UUID", "")
+        transferred_from = _uuid_or_empty(form.get("variable_carillon_transferred_from", ""))
+        call_id = _uuid_or_empty(form.get("variable_carillon_call_id", "")) if transferred_from else ""
+        lead = form.get("variable_carillon_lead_id", "")
+        caller = form.get("variable_carillon_caller", "") if call_id else ""
         return cls(
-            uuid=form.get("Unique-ID") or form.get("Channel-Call-UUID", ""),
-            caller=form.get("Caller-Caller-ID-Number", ""),
+            uuid=uuid,
+            caller=caller or form.get("Caller-Caller-ID-Number", ""),
             did=form.get("variable_carillon_did", ""),
             host=form.get("FreeSWITCH-IPv4") or form.get("FreeSWITCH-Hostname", ""),
+            call_id=call_id or uuid,
+            transferred_from=transferred_from if call_id else "",
+            lead_id=int(lead) if call_id and lead.isdigit() else None,
         )
+
+    @property
+    def handed_over(self) -> bool:
+        """A customer an agent transferred to a queue: a call of its own on this channel."""
+        return bool(self.transferred_from)
+
+    def arrival(self, queue: QueueRoute) -> dict[str, object]:
+        """What the dialer serving ``queue`` is told when this channel enters it."""
+        return {"call_id": self.call_id, "channel": self.uuid, "tenant_id": queue.tenant_id,
+                "queue_id": queue.queue_id, "caller": self.caller[:32], "did": self.did[:20],
+                "host": self.host[:64], "lead_id": self.lead_id, "transferred_from": self.transferred_from}
+
+
+def _uuid_or_empty(value: str) -> str:
+    try:
+        return check_uuid(value)
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,15 +293,16 @@ def render_did(route: DidRoute) -> str:
     return _text(document)
 
 
-def render_queue(route: QueueRoute) -> str:
+def render_queue(route: QueueRoute, handed_over: bool = False) -> str:
     """Inbound queue: the caller is answered and hears hold music (after its position,
     when the queue announces it); the application has told the dialer service, which
     picks the longest-idle agent and moves the channel into the agent's conference
-    with ``uuid_transfer`` (as for outbound calls), or to the overflow."""
+    with ``uuid_transfer`` (as for outbound calls), or to the overflow. A customer an
+    agent ``handed_over`` keeps the call id the dialer gave it."""
     actions = [
         ("set", f"carillon_tenant_id={route.tenant_id}"),
         ("set", f"carillon_queue_id={route.queue_id}"),
-        ("set", "carillon_call_id=${uuid}"),
+        *([] if handed_over else [("set", "carillon_call_id=${uuid}")]),
         ("answer", ""),
     ]
     if route.position is not None:
@@ -401,9 +436,9 @@ def _tenant_dialplan(
         queue = lookup.queue(tenant_id, int(match.group(1)))
         if queue is None or queue.tenant_id != tenant_id:
             return None
-        document = render_queue(queue)
-        entered = getattr(lookup, "queue_entered", None)
         channel = ChannelInfo.from_form(form)
+        document = render_queue(queue, channel.handed_over)
+        entered = getattr(lookup, "queue_entered", None)
         if entered is not None and channel.uuid:
             entered(queue, channel)
         return document

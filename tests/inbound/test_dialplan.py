@@ -153,8 +153,46 @@ def test_queue_entry_announces_position_and_tells_the_dialer(client, plan):
     assert ("say", "fr number pronounced 1") in actions
     assert actions[-2:] == [("endless_playback", "local_stream://moh"), ("park", "")]
     assert bus.pop_inbound_arrivals(a.queue_id) == [{
-        "call_id": channel, "tenant_id": a.tenant_id, "queue_id": a.queue_id, "caller": "+33612345678",
-        "did": "+33170000002", "host": "10.20.0.5"}]
+        "call_id": channel, "channel": channel, "tenant_id": a.tenant_id, "queue_id": a.queue_id,
+        "caller": "+33612345678", "did": "+33170000002", "host": "10.20.0.5", "lead_id": None,
+        "transferred_from": ""}]
+
+
+def test_a_customer_handed_to_the_queue_keeps_the_call_id_the_dialer_gave_it(client, plan):
+    """An agent's transfer to a queue on FreeSWITCH: the dialer set carillon_call_id (a
+    new call), carillon_transferred_from, carillon_caller (the customer's number; the
+    channel's caller id is the campaign's presented number) before ``uuid_transfer``.
+    The queue extension must not reset the call id to the channel uuid, and the arrival
+    names the new call, the channel, the lead and the original call."""
+    a = plan["a"]
+    channel, new_call, original = (str(uuid.uuid4()) for _ in range(3))
+    bus.pop_inbound_arrivals(a.queue_id)
+    document = _fetch(client, f"tenant-{a.tenant_id}", f"queue-{a.queue_id}", **{
+        "Unique-ID": channel, "Caller-Caller-ID-Number": "+33162000000", "variable_carillon_call_id": new_call,
+        "variable_carillon_transferred_from": original, "variable_carillon_caller": "+33612340000",
+        "variable_carillon_lead_id": "42", "FreeSWITCH-IPv4": "10.20.0.5"})
+    actions = _actions(document)
+    assert ("set", "carillon_call_id=${uuid}") not in actions
+    assert actions[:3] == [("set", f"carillon_tenant_id={a.tenant_id}"), ("set", f"carillon_queue_id={a.queue_id}"),
+                           ("answer", "")]
+    assert bus.pop_inbound_arrivals(a.queue_id) == [{
+        "call_id": new_call, "channel": channel, "tenant_id": a.tenant_id, "queue_id": a.queue_id,
+        "caller": "+33612340000", "did": "", "host": "10.20.0.5", "lead_id": 42, "transferred_from": original}]
+
+
+def test_a_malformed_hand_over_is_an_ordinary_caller(client, plan):
+    """Bad variables (not uuids) never name a call: the channel enters as itself."""
+    a = plan["a"]
+    channel = str(uuid.uuid4())
+    bus.pop_inbound_arrivals(a.queue_id)
+    document = _fetch(client, f"tenant-{a.tenant_id}", f"queue-{a.queue_id}", **{
+        "Unique-ID": channel, "Caller-Caller-ID-Number": "+33612345678", "variable_carillon_call_id": "x y",
+        "variable_carillon_transferred_from": "not-a-uuid", "variable_carillon_caller": "+33600000000",
+        "variable_carillon_lead_id": "42"})
+    assert ("set", "carillon_call_id=${uuid}") in _actions(document)
+    (arrival,) = bus.pop_inbound_arrivals(a.queue_id)
+    assert (arrival["call_id"], arrival["channel"], arrival["caller"], arrival["lead_id"],
+            arrival["transferred_from"]) == (channel, channel, "+33612345678", None, "")
 
 
 def test_unknown_did_and_other_tenant_targets_are_not_found(client, plan):
