@@ -107,6 +107,7 @@ class FixedRatioPolicy:
 
     ratio: float = FIXED_RATIO
     quiet_until: float = math.inf
+    reads_samples = False  # not a field: the engine need not copy samples for it
 
     def decide(self, s: CampaignSnapshot) -> int:
         return max(0, math.ceil(self.ratio * s.agents_idle) - len(s.outstanding_dialled_at) - s.calls_waiting)
@@ -119,6 +120,7 @@ class VicidialAdaptPolicy:
     the day's drop rate passes 3% (after 50 answered calls) the level is reset to 1.0 and
     held there while the rate stays over."""
 
+    reads_samples = False  # not a field
     drop_limit: float = 0.03
     period_s: float = 15.0
     level: float = 1.0

@@ -4,7 +4,8 @@ No I/O of its own.  The dialer service (or the simulator) calls:
 
 - ``tick()`` once per second: asks the pacing policy how many calls to launch, takes
   that many leads from the ``LeadSource`` and originates them through ``CallControl``;
-- ``on_event(event)`` for every ``CallEvent`` the backend reports;
+- ``on_event(event)`` for every ``CallEvent`` the backend reports (``on_call_event`` takes
+  its fields directly: the simulator delivers millions and need not build the objects);
 - ``poll()`` at ``next_deadline()``: a connectable call that found no agent within the
   drop window is abandoned there, with its identification message (R4);
 - the agent actions ``login``, ``pause``, ``resume``, ``logout``, ``disposition``.
@@ -20,8 +21,9 @@ import enum
 import json
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 
 from telephony.callcontrol import CallControl, CallEvent, Clock, EventKind, OriginateRequest, TransferKind
@@ -47,6 +49,8 @@ BUSY_CAUSES = frozenset({"USER_BUSY"})
 _UNOBSERVED_KINDS = frozenset(
     {EventKind.RINGING, EventKind.BRIDGED, EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED}
 )
+_NO_DATA: Mapping[str, str] = MappingProxyType({})
+_NO_SAMPLES = RecentSamples()  # what a policy that never reads samples is handed
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +113,12 @@ class _Counters:
     no_answers: int = 0
     busy: int = 0
     failures: int = 0
+    # the last copy handed out and its values: reused while they stand (snapshots every tick)
+    _frozen: ShiftCounters = ShiftCounters()
+    _frozen_values: tuple[int, ...] = (0,) * 9
 
     def freeze(self) -> ShiftCounters:
-        return ShiftCounters(
+        values = (
             self.dials,
             self.live,
             self.connects_human,
@@ -122,6 +129,10 @@ class _Counters:
             self.busy,
             self.failures,
         )
+        if values != self._frozen_values:
+            self._frozen = ShiftCounters(*values)
+            self._frozen_values = values
+        return self._frozen
 
 
 def _uuid_call_id() -> str:
@@ -160,12 +171,16 @@ class CampaignEngine:
         self._outstanding: dict[str, float] = {}  # unresolved dials -> dialled at
         self._waiting: deque[tuple[float, CallRecord]] = deque()  # (abandon deadline, call), FIFO
         self._counters = _Counters()
-        self._dial_outcome_s: deque[float] = deque(maxlen=sample_size)
-        self._dial_outcome_live: deque[bool] = deque(maxlen=sample_size)
-        self._dial_outcome_at: deque[float] = deque(maxlen=sample_size)
-        self._talks: deque[float] = deque(maxlen=sample_size)
-        self._wraps: deque[float] = deque(maxlen=sample_size)
-        self._samples = RecentSamples()
+        # Sample logs, oldest first, trimmed now and then: a snapshot's samples are the last
+        # ``sample_size`` entries up to the marks of the latest refresh.
+        self._sample_size = sample_size
+        self._dial_outcome_s: list[float] = []
+        self._dial_outcome_live: list[bool] = []
+        self._dial_outcome_at: list[float] = []
+        self._talks: list[float] = []
+        self._wraps: list[float] = []
+        self._samples_marks = (0, 0)  # lengths of the dial and the talk logs at the refresh
+        self._samples: RecentSamples | None = RecentSamples()  # None: not copied yet
         self._samples_changed = False
         self._samples_at = -float("inf")
         self._sample_refresh_s = sample_refresh_s
@@ -175,15 +190,15 @@ class CampaignEngine:
         # Inbound calls waiting in the queues this campaign takes (telephony.dialer.inbound
         # sets it each step): pacing counts them as calls waiting (blending).
         self.inbound_waiting = 0
-        self._handlers: dict[EventKind, Callable[[CallRecord, CallEvent, float], None]] = {
+        self._handlers: dict[EventKind, Callable[[CallRecord, float, str | None, Mapping[str, str]], None]] = {
             EventKind.RINGING: self._on_ringing,
             EventKind.ANSWERED: self._on_answered,
             EventKind.HUMAN: self._on_human,
             EventKind.MACHINE: self._on_machine,
             EventKind.BRIDGED: self._on_bridged,
             EventKind.HANGUP: self._on_hangup,
-            EventKind.RECORDING_STARTED: self._on_recording,
-            EventKind.RECORDING_STOPPED: self._on_recording,
+            EventKind.RECORDING_STARTED: self._on_recording_started,
+            EventKind.RECORDING_STOPPED: self._on_recording_stopped,
         }
 
     # ----------------------------------------------------------------- time
@@ -204,7 +219,10 @@ class CampaignEngine:
         if not self._dirty and now < self.policy.quiet_until:
             return 0  # nothing observable changed and the policy said it would answer 0
         self._dirty = False
-        wanted = self.policy.decide(self.snapshot(now))
+        policy = self.policy
+        # a policy that declares it never reads the samples is spared their copy
+        samples = self._current_samples() if getattr(policy, "reads_samples", True) else _NO_SAMPLES
+        wanted = policy.decide(self._snapshot(now, samples))
         if wanted <= 0:
             return 0
         leads = self._leads.take(wanted)
@@ -215,7 +233,9 @@ class CampaignEngine:
         return len(leads)
 
     def snapshot(self, now: float | None = None) -> CampaignSnapshot:
-        now = self._now if now is None else now
+        return self._snapshot(self._now if now is None else now, self._current_samples())
+
+    def _snapshot(self, now: float, samples: RecentSamples) -> CampaignSnapshot:
         return CampaignSnapshot(
             now,
             len(self.agents),
@@ -225,7 +245,7 @@ class CampaignEngine:
             len(self._waiting) + self.inbound_waiting,
             tuple(self._outstanding.values()),
             self._counters.freeze(),
-            self._samples,
+            samples,
             self.settings.amd,
             self.settings.drop_window_s,
             len(self._paused),
@@ -241,18 +261,33 @@ class CampaignEngine:
         self._dirty = True
 
     def _refresh_samples(self, now: float) -> None:
-        """Samples reach snapshots at most every ``sample_refresh_s``: copying them is not free."""
+        """Samples reach snapshots at most every ``sample_refresh_s``: copying them is not
+        free, so a refresh only marks how far the logs go; the copy is made when a snapshot
+        needs it."""
         if not self._samples_changed or now - self._samples_at < self._sample_refresh_s:
             return
-        self._samples = RecentSamples(
-            dial_outcome_s=tuple(self._dial_outcome_s),
-            dial_outcome_live=tuple(self._dial_outcome_live),
-            dial_outcome_at=tuple(self._dial_outcome_at),
-            talk_s=tuple(self._talks),
-            wrap_s=tuple(self._wraps),
-        )
+        size = self._sample_size
+        for log in (self._dial_outcome_s, self._dial_outcome_live, self._dial_outcome_at, self._talks, self._wraps):
+            if len(log) >= 2 * size:
+                del log[: len(log) - size]
+        self._samples_marks = (len(self._dial_outcome_s), len(self._talks))
+        self._samples = None
         self._samples_changed = False
         self._samples_at = now
+
+    def _current_samples(self) -> RecentSamples:
+        samples = self._samples
+        if samples is None:
+            dials, talks = self._samples_marks
+            first_dial, first_talk = max(0, dials - self._sample_size), max(0, talks - self._sample_size)
+            samples = self._samples = RecentSamples(
+                dial_outcome_s=tuple(self._dial_outcome_s[first_dial:dials]),
+                dial_outcome_live=tuple(self._dial_outcome_live[first_dial:dials]),
+                dial_outcome_at=tuple(self._dial_outcome_at[first_dial:dials]),
+                talk_s=tuple(self._talks[first_talk:talks]),
+                wrap_s=tuple(self._wraps[first_talk:talks]),
+            )
+        return samples
 
     def _dial(self, lead: LeadToDial, now: float) -> None:
         # queued and dialled in the same instant: built in DIALLING with both times
@@ -312,23 +347,29 @@ class CampaignEngine:
 
     # --------------------------------------------------------------- events
     def on_event(self, event: CallEvent) -> None:
+        self.on_call_event(event.call_id, event.kind, event.cause, event.data)
+
+    def on_call_event(
+        self, call_id: str, kind: EventKind, cause: str | None = None, data: Mapping[str, str] = _NO_DATA
+    ) -> None:
+        """``on_event`` with the event's fields."""
         now = self.now()
         if self._waiting and self._waiting[0][0] <= now:
             self._expire_waiting(now)
-        call = self.calls.get(event.call_id)
+        call = self.calls.get(call_id)
         if call is None:
             return  # a late event for a call already finished and handed over
-        self._handlers[event.kind](call, event, now)
-        if event.kind not in _UNOBSERVED_KINDS:
+        self._handlers[kind](call, now, cause, data)
+        if kind not in _UNOBSERVED_KINDS:
             self._dirty = True
             if self._samples_changed and now - self._samples_at >= self._sample_refresh_s:
                 self._refresh_samples(now)
 
-    def _on_ringing(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_ringing(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         if call.state is CallState.DIALLING:
             call.move(CallState.RINGING, now)
 
-    def _on_answered(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_answered(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         if call.state not in (CallState.DIALLING, CallState.RINGING):
             return
         call.move(CallState.ANSWERED, now)
@@ -346,13 +387,13 @@ class CampaignEngine:
             call.connectable_at = now
             self._present(call, self._take_longest_idle(), now)
 
-    def _on_human(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_human(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         if call.is_machine is None:
             call.is_machine = False
         if call.state is CallState.ANSWERED and call.agent_id is None:
             self._connectable(call, now)
 
-    def _on_machine(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_machine(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         call.is_machine = True
         if call.state is not CallState.ANSWERED or call.agent_id is not None:
             return  # already with an agent (TURBO): the agent deals with it
@@ -370,14 +411,14 @@ class CampaignEngine:
             self._control.hangup(call.call_id, "NORMAL_CLEARING")
             call.move(CallState.MACHINE_DROPPED, now)
 
-    def _on_bridged(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_bridged(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         agent_id = call.agent_id
         if agent_id is None or call.state in (CallState.BRIDGED, CallState.WRAP_UP) or call.is_final:
             return
         call.move(CallState.BRIDGED, now)
         self.agents[agent_id].move(AgentState.IN_CALL, now)
 
-    def _on_hangup(self, call: CallRecord, event: CallEvent, now: float) -> None:
+    def _on_hangup(self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]) -> None:
         call.ended_at = now
         state = call.state
         consult = self._consults.pop(call.call_id, None)
@@ -385,27 +426,38 @@ class CampaignEngine:
             self._control.cancel_consult(call.call_id)  # type: ignore[attr-defined]
             self._release_consulted(consult, now)
         if call.call_id in self._agent_dialled and state in (CallState.DIALLING, CallState.RINGING):
-            self._not_reached(call, now, event.cause or "NORMAL_CLEARING")
+            self._not_reached(call, now, cause or "NORMAL_CLEARING")
             self._release_dialling_agent(call, now)
         elif call.call_id in self._agent_dialled and state is CallState.ANSWERED:
             # gone before the bridge completed: the agent who dialled still qualifies it
             call.move(CallState.BRIDGED, now)
             self.agents[call.agent_id].move(AgentState.IN_CALL, now)  # type: ignore[index]
-            self._end_talk(call, now, event.cause)
+            self._end_talk(call, now, cause)
         elif state is CallState.BRIDGED:
-            self._end_talk(call, now, event.cause)
+            self._end_talk(call, now, cause)
         elif state in (CallState.DIALLING, CallState.RINGING):
-            self._not_reached(call, now, event.cause or "NORMAL_CLEARING")
+            self._not_reached(call, now, cause or "NORMAL_CLEARING")
         elif state in (CallState.ANSWERED, CallState.HUMAN, CallState.MACHINE):
-            self._hung_up_before_agent(call, now, event.cause)
+            self._hung_up_before_agent(call, now, cause)
         else:
             if call.cause is None:
-                call.cause = event.cause
+                call.cause = cause
             self._finish_if_done(call)
 
-    def _on_recording(self, call: CallRecord, event: CallEvent, now: float) -> None:
-        call.data[str(event.kind)] = f"{now:.3f}"
-        call.data.update(event.data)
+    def _on_recording_started(
+        self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]
+    ) -> None:
+        self._note_recording(call, EventKind.RECORDING_STARTED, now, data)
+
+    def _on_recording_stopped(
+        self, call: CallRecord, now: float, cause: str | None, data: Mapping[str, str]
+    ) -> None:
+        self._note_recording(call, EventKind.RECORDING_STOPPED, now, data)
+
+    @staticmethod
+    def _note_recording(call: CallRecord, kind: EventKind, now: float, data: Mapping[str, str]) -> None:
+        call.data[str(kind)] = f"{now:.3f}"
+        call.data.update(data)
 
     def _not_reached(self, call: CallRecord, now: float, cause: str) -> None:
         if cause in NO_ANSWER_CAUSES:

@@ -27,7 +27,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from telephony.callcontrol import CallEvent, EventKind, OriginateRequest
+from telephony.callcontrol import EventKind, OriginateRequest
 from telephony.dialer.engine import CampaignEngine, LeadToDial
 
 _CALL_EVENT = 0
@@ -315,7 +315,7 @@ class Simulator:
             # the drop window starts when the call becomes connectable (R4 message check)
             if kind is self._connectable_kind:
                 self._connectable_at.setdefault(call_id, self._t)
-            engine.on_event(CallEvent(call_id, kind, self._t, cause))
+            engine.on_call_event(call_id, kind, cause)
             if kind is EventKind.HANGUP:
                 self._after_hangup(engine, call_id)
         elif code == _DISPOSITION:
