@@ -659,6 +659,10 @@ class FreeSwitchInboundMedia:
         from telephony.freeswitch.tracker import CallState as ChannelState
         from telephony.freeswitch.tracker import TrackedCall
 
+        if call.call_id in self._ended:  # gone already: abandoned at the next step
+            del self._ended[call.call_id]
+            self._hangups.append(call.call_id)
+            return
         node = call.node or ""
         if self.control.tracker.get(call.call_id) is None:  # (a customer handed over here is tracked already)
             self.control.tracker.add(TrackedCall(
@@ -666,9 +670,6 @@ class FreeSwitchInboundMedia:
                 created_at=now, state=ChannelState.ANSWERED, channel_seen=True, channel=call.channel,
                 esl_session=self.control.clients[node].connections_made if node in self.control.clients else 0))
         self._waiting.add(call.call_id)
-        if call.call_id in self._ended:  # gone already: abandoned at the next step
-            del self._ended[call.call_id]
-            self._hangups.append(call.call_id)
 
     def gone(self, now: float) -> list[str]:
         left = list(self._hangups)

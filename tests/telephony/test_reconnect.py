@@ -212,6 +212,31 @@ def test_adopts_a_call_of_a_previous_process_when_it_owns_it(
     assert (call.tenant_id, call.campaign_id, call.node) == (7, 3, "fs1")
 
 
+def test_a_channel_handed_to_a_queue_is_adopted_as_the_call_it_carries_now(
+    backend: Factory, esl_server, sink: EventSink
+) -> None:
+    """After ``hand_to_queue`` the channel's carillon_call_id names the new call: a new
+    process that owns that call adopts the channel under it (commands to the channel)."""
+    new_call = "5eed0000-0012-4000-8000-000000000002"
+    dump = DUMP_09.replace(
+        '"variable_crm_call_id":"1011"', f'"variable_crm_call_id":"{new_call}","variable_crm_campaign_id":"3",'
+        f'"variable_crm_transferred_from":"{CALL_09}"'
+    )
+    script = SessionScript(
+        steps=[
+            Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
+            Step("api uuid_dump", [api_response(dump)]),
+        ]
+    )
+    server = esl_server([script])
+    control = backend(server, variable_prefix="crm_", owns_call=lambda call_id: call_id == new_call)
+    human = sink.wait_for(EventKind.HUMAN, new_call)
+    assert human.data["adopted"] == "true"
+    assert control.tracker.calls[new_call].channel == CALL_09 and CALL_09 not in control.tracker.calls
+    control.hangup(new_call)
+    assert server.wait_for("api uuid_kill")[-1] == f"api uuid_kill {CALL_09} NORMAL_CLEARING"
+
+
 def test_channels_without_our_variables_are_not_adopted(
     backend: Factory, esl_server, sink: EventSink
 ) -> None:
