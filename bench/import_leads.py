@@ -81,6 +81,23 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def own_cpu_seconds() -> float:
+    """User + system time of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """User + system time of a PostgreSQL backend, when the server runs on this
+    machine and its /proc entry is readable (None otherwise)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prepare_database() -> tuple[str, str, object | None]:
     """(server url, bench database url, embedded services to stop)."""
     from app.embedded import EmbeddedServices
@@ -149,7 +166,9 @@ def service_import(tenant_id: int, list_id: int, path: pathlib.Path, *, validate
     from tenants.scoping import tenant_scope
 
     timings: dict[str, float] = {}
+    cpu: dict[str, float | None] = {}
     with tenant_scope(tenant_id):
+        cpu_started = own_cpu_seconds()
         started = time.perf_counter()
         with open(path, "rb") as handle:
             imp = imports.save_upload(handle, path.name, Session.get(LeadList, list_id), user_id=None)
@@ -165,15 +184,22 @@ def service_import(tenant_id: int, list_id: int, path: pathlib.Path, *, validate
             imports.validate(imp.id)
             Session.commit()
             timings["validate"] = time.perf_counter() - started
+        # the import job's transaction runs on this backend (same session, no commit before it)
+        backend = Session.scalar(sa.text("SELECT pg_backend_pid()"))
+        backend_started = backend_cpu_seconds(backend)
         started = time.perf_counter()
         imports.execute(imp.id)
+        backend_cpu = backend_cpu_seconds(backend)
         Session.commit()
         timings["import"] = time.perf_counter() - started
+        cpu["python"] = own_cpu_seconds() - cpu_started
+        cpu["postgres"] = (backend_cpu - backend_started
+                           if backend_cpu is not None and backend_started is not None else None)
         done = Session.get(ImportJob, imp.id, populate_existing=True)
         counts = dict(done.counts)
         imports.delete_import_files(done)
         Session.commit()
-    return {"timings": timings, "counts": counts}
+    return {"timings": timings, "counts": counts, "cpu": cpu}
 
 
 def naive_baseline(tenant_id: int, list_id: int, path: pathlib.Path, rows: int) -> tuple[int, float]:
@@ -260,14 +286,20 @@ def main() -> None:
     try:
         boot(url)
         tenant_id, list_id = make_tenant("Bench Appels")
+        load_before = os.getloadavg()
         result = service_import(tenant_id, list_id, csv_path, validate_first=args.validate)
-        timings, counts = result["timings"], result["counts"]
+        load_after = os.getloadavg()
+        timings, counts, cpu = result["timings"], result["counts"], result["cpu"]
         seconds = timings["upload"] + timings["import"]
         for name, value in timings.items():
             print(f"{name:>9}: {value:6.1f} s")
         print(f"inserted {counts['inserted']}, invalid {counts['invalid_total']} {counts['invalid']}, duplicates in file "
               f"{counts['duplicate_in_file_total']}, existing {counts['existing_total']}")
         print(f"service import: {args.rows} rows in {seconds:.1f} s = {args.rows / seconds:,.0f} rows/s")
+        backend = "n/a (server not local)" if cpu["postgres"] is None else f"{cpu['postgres']:.1f} s"
+        print(f"CPU: this process {cpu['python']:.1f} s (all threads), the import's PostgreSQL backend {backend} "
+              f"(the import job only); load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+              f"on {os.cpu_count()} CPUs")
 
         base_tenant, base_list = make_tenant("Bench Naïf")
         baseline_inserted, baseline_seconds = naive_baseline(base_tenant, base_list, csv_path, args.baseline_rows)
@@ -279,7 +311,10 @@ def main() -> None:
             bloctel_bench(tenant_id, args.bloctel_lines, workdir)
         print(f"peak RSS: {peak_rss_mb():.0f} MB")
         print(json.dumps({"rows": args.rows, "seconds": round(seconds, 2), "rows_per_s": round(args.rows / seconds),
-                          "baseline_rows_per_s": round(baseline_rate), "peak_rss_mb": round(peak_rss_mb())}))
+                          "baseline_rows_per_s": round(baseline_rate), "peak_rss_mb": round(peak_rss_mb()),
+                          "python_cpu_s": round(cpu["python"], 1),
+                          "postgres_cpu_s": None if cpu["postgres"] is None else round(cpu["postgres"], 1),
+                          "load_avg": round(load_after[0], 1)}))
     finally:
         drop_database(server, url)
         csv_path.unlink(missing_ok=True)

@@ -3,11 +3,13 @@
 upload (``save_upload``) → preview (``preview``) → mapping (``apply_mapping``) →
 validation job (``validate``) → import job (``execute``) → report.
 
-Both jobs stream the file once, normalising each row in Python (phones, emails,
-custom fields) and sending it with ``COPY`` into a temporary staging table; every
-decision after that (duplicates inside the file, against the database, the chosen
-strategy, the insert) is a handful of set-based statements. The import is one
-transaction: if anything fails, or the worker dies, no lead of the file is kept.
+Both jobs stream the file once, in chunks. A background thread reads each row and
+normalises it in Python (phones, emails, custom fields), noting the rows that repeat
+an earlier one of the file; meanwhile the job's connection sends the previous chunk
+with ``COPY`` into a temporary table, matches it against the existing leads and
+inserts its new leads, in a few set-based statements. The strategy for the rows
+matching a lead (ignore, replace, merge) is one statement at the end. The import is
+one transaction: if anything fails, or the worker dies, no lead of the file is kept.
 Progress is written on a separate short connection so the UI sees it while the
 import transaction is still open.
 """
@@ -19,12 +21,14 @@ import datetime as dt
 import json
 import os
 import pathlib
+import queue
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TypeVar
 
 import sqlalchemy as sa
 
@@ -294,6 +298,11 @@ CREATE TEMP TABLE import_rows (
     custom jsonb
 ) ON COMMIT DROP
 """
+# The file goes through ``import_chunk`` CHUNK_ROWS rows at a time; ``import_rows``
+# keeps only the rows that are not new leads (rejected, duplicate, matching a lead),
+# for the strategy, the summary and the rejects report.
+CHUNK_DDL = "CREATE TEMP TABLE import_chunk (LIKE import_rows) ON COMMIT DROP"
+CHUNK_ROWS = 50_000
 # Lead columns an import writes, in staging order.
 LEAD_COLUMNS = ("first_name", "last_name", "company", "phone_number", "alt_phone", "email", "address1",
                 "address2", "address3", "city", "state", "province", "postal_code", "country_code",
@@ -319,7 +328,22 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def custom_value(definition: CustomField, text: str) -> tuple[object, str | None]:
+@dataclass(frozen=True)
+class CustomSpec:
+    """What the import needs of a custom field, copied out of the ORM object: rows
+    are read in a background thread, which must not touch the session."""
+
+    key: str
+    kind: str
+    choices: tuple[str, ...]
+    required: bool
+
+    @classmethod
+    def of(cls, definition: CustomField) -> CustomSpec:
+        return cls(definition.key, definition.kind, tuple(definition.choices or ()), definition.required)
+
+
+def custom_value(definition: CustomField | CustomSpec, text: str) -> tuple[object, str | None]:
     """Typed value of a custom field, or the reason code it is not valid."""
     if definition.kind == CustomFieldKind.NUMBER:
         try:
@@ -337,19 +361,26 @@ def custom_value(definition: CustomField, text: str) -> tuple[object, str | None
 
 
 class RowStager:
-    """Turns one file row into one COPY line for ``import_rows``."""
+    """Turns one file row into one COPY line for the staging table: normalised
+    values, and the outcome already known from the row and the rows before it
+    (invalid, or a duplicate of an earlier row of the file)."""
 
-    def __init__(self, mapping: dict[str, str], customs: list[CustomField], region: str) -> None:
+    def __init__(self, mapping: dict[str, str], customs: list[CustomField], region: str,
+                 dedup_keys: tuple[str, ...] | list[str] = ()) -> None:
         self.region = region
-        by_key = {c.key: c for c in customs}
+        specs = [CustomSpec.of(c) for c in customs]
+        by_key = {c.key: c for c in specs}
         pairs = [(int(i), f) for i, f in mapping.items()]
         self.standard = [(i, f) for i, f in pairs if f in STANDARD_NAMES]
         self.custom = [(i, by_key[f[len(CUSTOM_PREFIX):]]) for i, f in pairs
                        if f.startswith(CUSTOM_PREFIX) and f[len(CUSTOM_PREFIX):] in by_key]
-        self.required_custom = [c for c in customs if c.required]
+        self.required_custom = [c for c in specs if c.required]
         mapped = [f for _i, f in self.standard]
         self.columns = [c for c in LEAD_COLUMNS if c in mapped]
         self.copy_columns = ["row_no", "outcome", "reason", "phone_raw", *self.columns, "custom"]
+        self.dedup_keys = tuple(dedup_keys)
+        # the keys of the valid rows seen so far, per deduplication key
+        self._seen: dict[str, set[object]] = {key: set() for key in self.dedup_keys}
 
     def line(self, row_no: int, row: list[str]) -> str:
         width = len(row)
@@ -372,11 +403,37 @@ class RowStager:
                 reason = reason or f"missing:{definition.key}"
         phone_raw = None
         if reason is not None:
+            outcome = "invalid"
             phone_raw = next((row[i].strip() for i, f in self.standard if f == "phone_number" and i < width), None)
-        parts = [str(row_no), "invalid" if reason else "\\N", _copy_text(reason), _copy_text(phone_raw)]
+        else:
+            duplicate_key = self._duplicate_key(values)
+            outcome = "\\N"
+            if duplicate_key is not None:
+                outcome, reason = "duplicate", f"duplicate_in_file:{duplicate_key}"
+        parts = [str(row_no), outcome, _copy_text(reason), _copy_text(phone_raw)]
         parts += [_copy_text(values.get(c)) for c in self.columns]
         parts.append(_copy_text(json.dumps(custom, ensure_ascii=False)) if custom else "\\N")
         return "\t".join(parts)
+
+    def _duplicate_key(self, values: dict[str, str | None]) -> str | None:
+        """The first deduplication key on which a valid row repeats an earlier valid
+        row of the file (the first one wins). A row found a duplicate on one key
+        counts no more for the keys after it."""
+        for key in self.dedup_keys:
+            if key == "phone":
+                value: object = values.get("phone_number")
+            elif key == "email":
+                value = values.get("email")
+            else:
+                last, first = values.get("last_name"), values.get("first_name")
+                value = (last.lower(), first.lower()) if last is not None and first is not None else None
+            if value is None:
+                continue
+            seen = self._seen[key]
+            if value in seen:
+                return key
+            seen.add(value)
+        return None
 
     def _normalise(self, values: dict[str, str | None]) -> str | None:
         reason = None
@@ -435,39 +492,118 @@ class ProgressWriter:
             conn.execute(table.update().where(table.c.id == self.import_id).values(**values))
 
 
-def _stage(cur, imp: ImportJob, stager: RowStager, on_progress: Callable[[int, float], None]) -> int:
-    cur.execute(STAGE_DDL)
+@dataclass(frozen=True)
+class _Chunk:
+    text: str  # COPY lines
+    rows: int  # rows of the file read so far
+    fraction: float  # of the file read so far
+
+
+def _read_chunks(imp: ImportJob, stager: RowStager) -> Iterator[_Chunk]:
     rows, reader = open_rows(imp.stored_path, shape_of(imp))
-    count = 0
     size = max(imp.size_bytes, 1)
+    count = 0
+
+    def chunk(lines: list[str]) -> _Chunk:
+        lines.append("")
+        fraction = reader.bytes_read / size if reader else (count / imp.total_rows if imp.total_rows else 0.0)
+        return _Chunk("\n".join(lines), count, min(fraction, 1.0))
+
     try:
-        with cur.copy(f"COPY import_rows ({', '.join(stager.copy_columns)}) FROM STDIN") as copy:
-            batch: list[str] = []
-            first = imp.has_header
-            for row in rows:
-                if first:
-                    first = False
-                    continue
-                if not row or not any(row):
-                    continue
-                count += 1
-                batch.append(stager.line(count, row))
-                if len(batch) >= 5000:
-                    batch.append("")
-                    copy.write("\n".join(batch))
-                    batch.clear()
-                    fraction = reader.bytes_read / size if reader else (
-                        count / imp.total_rows if imp.total_rows else 0.0)
-                    on_progress(count, min(fraction, 1.0))
-            if batch:
-                batch.append("")
-                copy.write("\n".join(batch))
+        batch: list[str] = []
+        first = imp.has_header
+        for row in rows:
+            if first:
+                first = False
+                continue
+            if not row or not any(row):
+                continue
+            count += 1
+            batch.append(stager.line(count, row))
+            if len(batch) >= CHUNK_ROWS:
+                yield chunk(batch)
+                batch = []
+        if batch:
+            yield chunk(batch)
     finally:
         if reader is not None:
             reader.close()
-    if count == 0:
+
+
+_T = TypeVar("_T")
+
+
+def _read_ahead(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """``items`` produced by a background thread, at most ``depth`` ahead: the
+    worker reads and checks the next chunk of the file while PostgreSQL matches and
+    inserts this one (the two take turns on one core otherwise). An exception of the
+    producer is raised here; leaving the loop early stops the producer."""
+    pending: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((False, item)):
+                    return
+            put((True, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((True, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            finished, value = pending.get()
+            if finished:
+                if value is not None:
+                    raise value  # type: ignore[misc]
+                return
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _stage(cur, run: _Run, *, insert: bool, on_progress: Callable[[int, float], None]) -> tuple[int, int, int]:
+    """Streams the file through ``import_chunk``: each chunk is copied in, matched
+    against the existing leads and, when ``insert``, its new leads are inserted;
+    (rows, new rows, inserted leads)."""
+    imp, stager = run.imp, run.stager
+    cur.execute(STAGE_DDL)
+    cur.execute(CHUNK_DDL)
+    copy_sql = f"COPY import_chunk ({', '.join(stager.copy_columns)}) FROM STDIN"
+    match = _has_candidates(cur, imp, run.params)
+    total = new = inserted = 0
+    for chunk in _read_ahead(_read_chunks(imp, stager)):
+        with cur.copy(copy_sql) as copy:
+            copy.write(chunk.text)
+        if match:
+            _match_existing(cur, imp, run.params)
+        cur.execute("INSERT INTO import_rows SELECT * FROM import_chunk "
+                    "WHERE outcome IS NOT NULL OR existing_id IS NOT NULL")
+        new += chunk.rows - total - cur.rowcount
+        if insert:
+            inserted += _insert_new(cur, stager.columns, run.params)
+        cur.execute("TRUNCATE import_chunk")
+        total = chunk.rows
+        on_progress(total, chunk.fraction)
+    if total == 0:
         raise ImportFileError("no_rows")
-    return count
+    return total, new, inserted
 
 
 # --------------------------------------------------------------------------- set-based decisions
@@ -481,11 +617,6 @@ def _scope_sql(imp: ImportJob) -> str:
     return "TRUE"
 
 
-_IN_FILE_KEYS = {
-    "phone": ("phone_number", "phone_number IS NOT NULL"),
-    "email": ("email", "email IS NOT NULL"),
-    "name": ("lower(last_name), lower(first_name)", "last_name IS NOT NULL AND first_name IS NOT NULL"),
-}
 _DB_MATCH = {
     "phone": ("l.phone_number = s.phone_number", "s.phone_number IS NOT NULL"),
     # the *_key columns are lower-case copies; see the indexes of Lead for why
@@ -495,29 +626,36 @@ _DB_MATCH = {
 }
 
 
-def _classify(cur, imp: ImportJob, params: dict[str, object]) -> None:
-    """Marks in-file duplicates and matches the remaining rows with existing leads.
-    Explicit ``tenant_id`` conditions are for the planner (the indexes lead with it);
-    row-level security filters by tenant anyway."""
-    for key in imp.dedup_keys:
-        partition, present = _IN_FILE_KEYS[key]
-        cur.execute(f"""
-            UPDATE import_rows s SET outcome = 'duplicate', reason = 'duplicate_in_file:{key}'
-            FROM (SELECT row_no, row_number() OVER (PARTITION BY {partition} ORDER BY row_no) AS rn
-                  FROM import_rows WHERE outcome IS NULL AND {present}) d
-            WHERE d.rn > 1 AND s.row_no = d.row_no""")
+def _has_candidates(cur, imp: ImportJob, params: dict[str, object]) -> bool:
+    """Notes the last lead id before the import (the leads a row can match: never
+    one this import inserted) and whether any lead of the scope exists at all (a
+    new list in a new campaign needs no matching)."""
+    cur.execute("SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 0)")
+    params["before"] = cur.fetchone()[0]
+    cur.execute(f"SELECT EXISTS (SELECT 1 FROM leads l WHERE l.tenant_id = %(tenant_id)s AND {_scope_sql(imp)})",
+                params)
+    return bool(cur.fetchone()[0])
+
+
+def _match_existing(cur, imp: ImportJob, params: dict[str, object]) -> None:
+    """Matches the chunk's remaining rows with the leads that existed before the
+    import, key after key. Explicit ``tenant_id`` conditions are for the planner
+    (the indexes lead with it); row-level security filters by tenant anyway."""
     scope = _scope_sql(imp)
     for key in imp.dedup_keys:
         match, present = _DB_MATCH[key]
         cur.execute(f"""
-            UPDATE import_rows t SET existing_id = m.id, match_key = '{key}'
+            UPDATE import_chunk t SET existing_id = m.id, match_key = '{key}'
             FROM (SELECT DISTINCT ON (s.row_no) s.row_no, l.id
-                  FROM import_rows s JOIN leads l ON {match}
+                  FROM import_chunk s JOIN leads l ON {match}
                   WHERE s.outcome IS NULL AND s.existing_id IS NULL AND {present}
-                    AND l.tenant_id = %(tenant_id)s AND {scope}
+                    AND l.tenant_id = %(tenant_id)s AND l.id <= %(before)s AND {scope}
                   ORDER BY s.row_no, l.id) m
             WHERE t.row_no = m.row_no""", params)
-    # two rows of the file matching the same existing lead: the first one wins
+
+
+def _second_matches(cur) -> None:
+    """Two rows of the file matching the same existing lead: the first one wins."""
     cur.execute("""
         UPDATE import_rows s SET outcome = 'duplicate', reason = 'duplicate_in_file:existing'
         FROM (SELECT row_no, row_number() OVER (PARTITION BY existing_id ORDER BY row_no) AS rn
@@ -525,22 +663,18 @@ def _classify(cur, imp: ImportJob, params: dict[str, object]) -> None:
         WHERE d.rn > 1 AND s.row_no = d.row_no""")
 
 
-def _summary(cur, total: int) -> dict[str, object]:
-    cur.execute("SELECT outcome, reason, match_key, (existing_id IS NOT NULL), count(*) FROM import_rows "
-                "GROUP BY 1, 2, 3, 4")
+def _summary(cur, total: int, new: int) -> dict[str, object]:
+    cur.execute("SELECT outcome, reason, match_key, count(*) FROM import_rows GROUP BY 1, 2, 3")
     counts: dict[str, object] = {"rows": total, "invalid": {}, "duplicate_in_file": {}, "existing": {}}
     invalid, in_file, existing = counts["invalid"], counts["duplicate_in_file"], counts["existing"]
-    new = 0
-    for outcome, reason, match_key, has_existing, n in cur.fetchall():
+    for outcome, reason, match_key, n in cur.fetchall():
         if outcome == "invalid":
             invalid[reason] = invalid.get(reason, 0) + n  # type: ignore[union-attr]
         elif outcome == "duplicate":
             key = reason.split(":", 1)[1]
             in_file[key] = in_file.get(key, 0) + n  # type: ignore[union-attr]
-        elif has_existing:
-            existing[match_key] = existing.get(match_key, 0) + n  # type: ignore[union-attr]
         else:
-            new += n
+            existing[match_key] = existing.get(match_key, 0) + n  # type: ignore[union-attr]
     counts["invalid_total"] = sum(invalid.values())  # type: ignore[union-attr]
     counts["duplicate_in_file_total"] = sum(in_file.values())  # type: ignore[union-attr]
     counts["existing_total"] = sum(existing.values())  # type: ignore[union-attr]
@@ -582,6 +716,7 @@ VENDOR_CODE_SQL = ("'EXT-' || (extract(epoch FROM clock_timestamp()) * 1000)::bi
 
 
 def _insert_new(cur, columns: list[str], params: dict[str, object]) -> int:
+    """The chunk's new leads, in file order."""
     plain = [c for c in columns if c not in ("vendor_lead_code", "country_code")]
     target = ", ".join(["tenant_id", "list_id", *plain, "vendor_lead_code", "country_code", "custom"])
     source = ", ".join(["%(tenant_id)s", "%(list_id)s", *(f"s.{c}" for c in plain),
@@ -589,7 +724,7 @@ def _insert_new(cur, columns: list[str], params: dict[str, object]) -> int:
                         else VENDOR_CODE_SQL,
                         "COALESCE(s.country_code, %(country)s)" if "country_code" in columns else "%(country)s",
                         "COALESCE(s.custom, '{}'::jsonb)"])
-    cur.execute(f"INSERT INTO leads ({target}) SELECT {source} FROM import_rows s "
+    cur.execute(f"INSERT INTO leads ({target}) SELECT {source} FROM import_chunk s "
                 "WHERE s.outcome IS NULL AND s.existing_id IS NULL ORDER BY s.row_no", params)
     return cur.rowcount
 
@@ -627,14 +762,15 @@ def _prepare(import_id: int) -> _Run | None:
                              {"id": import_id}).scalar()
     if not locked:
         raise ImportBusyError(str(import_id))
-    # the duplicate windows and the insert sort up to millions of staged rows: in
-    # memory rather than in temporary files (this transaction only)
+    # the list-count trigger's transition table and the end's window over up to
+    # millions of matched rows: in memory rather than in temporary files (this
+    # transaction only)
     Session.execute(sa.text("SET LOCAL work_mem = '192MB'"))
     tenant = Session.get(Tenant, imp.tenant_id)
     region = (tenant.country if tenant else "FR") or "FR"
     params = {"tenant_id": imp.tenant_id, "list_id": imp.list_id, "campaign_id": imp.lead_list.campaign_id,
               "country": region}
-    return _Run(imp, params, RowStager(imp.mapping, custom_fields(), region),
+    return _Run(imp, params, RowStager(imp.mapping, custom_fields(), region, imp.dedup_keys),
                 ProgressWriter(imp.id, imp.tenant_id))
 
 
@@ -653,10 +789,10 @@ def validate(import_id: int) -> ImportJob | None:
     imp = run.imp
     run.progress.write(force=True, status=ImportStatus.VALIDATING, progress=0, processed_rows=0, error=None)
     cur = Session.connection().connection.driver_connection.cursor()
-    total = _stage(cur, imp, run.stager, _staging_progress(run, 90))
-    _classify(cur, imp, run.params)
-    imp.counts = _summary(cur, total)
-    cur.execute("DROP TABLE import_rows")
+    total, new, _inserted = _stage(cur, run, insert=False, on_progress=_staging_progress(run, 95))
+    _second_matches(cur)
+    imp.counts = _summary(cur, total, new)
+    cur.execute("DROP TABLE import_rows, import_chunk")
     imp.total_rows = total
     imp.processed_rows = total
     imp.progress = 100
@@ -677,18 +813,16 @@ def execute(import_id: int) -> ImportJob | None:
     run.progress.write(force=True, status=ImportStatus.RUNNING, progress=0, processed_rows=0, error=None,
                        started_at=now)
     cur = Session.connection().connection.driver_connection.cursor()
-    total = _stage(cur, imp, run.stager, _staging_progress(run, 60))
-    run.progress.write(force=True, progress=60, processed_rows=total)
-    _classify(cur, imp, run.params)
-    counts = _summary(cur, total)
-    run.progress.write(force=True, progress=70)
+    total, new, inserted = _stage(cur, run, insert=True, on_progress=_staging_progress(run, 90))
+    run.progress.write(force=True, progress=90, processed_rows=total)
+    _second_matches(cur)
+    counts = _summary(cur, total, new)
     columns = run.stager.columns
     counts["updated"] = _apply_existing(cur, imp, columns, run.params)
-    run.progress.write(force=True, progress=80)
-    counts["inserted"] = _insert_new(cur, columns, run.params)
+    counts["inserted"] = inserted
     counts["strategy"] = imp.strategy
     imp.rejects_path = _write_rejects(cur, imp, columns)
-    cur.execute("DROP TABLE import_rows")
+    cur.execute("DROP TABLE import_rows, import_chunk")
     imp.counts = counts
     imp.total_rows = total
     imp.processed_rows = total
