@@ -114,11 +114,18 @@ def workspace():
     return render("agent/workspace.html", campaign=campaign, screen=services.lead_screen(g.user, campaign, state),
                   phone=_joined().get("phone"), sip_configured=bool(sip_domain and sip_ws),
                   callbacks=services.due_callbacks(g.user), indicators=_indicators(),
-                  unread=messaging.unread_count(g.user), wrapup_target=campaign.wrapup_s,
+                  unread=messaging.unread_count(g.user), wrapup_target=_wrapup_target(campaign, state),
                   preview=services.get_lead(session.get(PREVIEW_KEY)) if campaign.dial_mode == "PREVIEW" else None,
                   transfer_agents=services.transfer_agents(g.user, campaign),
                   transfer_queues=services.transfer_queues(g.user),
                   full_bleed=True, sidebar_state="collapsed")
+
+
+def _wrapup_target(campaign: Campaign, state: dict[str, str]) -> int:
+    """The countdown's length: what the dialer published for the agent's call (an
+    inbound queue's call has its queue's wrap-up), else the campaign's."""
+    published = str(state.get("wrapup_s") or "")
+    return int(published) if published.isdigit() else campaign.wrapup_s
 
 
 def _indicators() -> services.Indicators:
@@ -461,7 +468,7 @@ def stream():
         if call_changed:  # what the agent needs first when a call arrives
             parts += [("lead", render_template("agent/_lead.html", screen=screen)),
                       ("script", render_template("agent/_script.html", screen=screen))]
-        target = _campaign.wrapup_s
+        target = _wrapup_target(_campaign, state)
         parts += [("state", render_template("agent/_top.html", campaign=_campaign, state=state,
                                             wrapup_target=target)),
                   ("dispo", render_template("agent/_dispo.html", screen=screen, wrapup_target=target,
