@@ -337,15 +337,24 @@ class CampaignRunner:
             raise _DialRefused(taken)
         self.engine.dial_for_agent(agent_id, taken)
 
+    def wrap_up_limit(self, call_id: str | None) -> float:
+        """The wrap-up length for the agent's call: an inbound queue's call carries its
+        queue's (``wrapup_s`` in its data), any other call has the campaign's."""
+        call = self.engine.calls.get(call_id or "")
+        queue_wrap_up = call.data.get("wrapup_s", "") if call is not None else ""
+        return float(queue_wrap_up) if queue_wrap_up.isdigit() else self.wrap_up_s
+
     def close_expired_wrap_ups(self) -> None:
-        """A wrap-up longer than the campaign's is closed with its default status
-        (when it has one); people only: simulated agents close their own."""
-        if not self.wrap_up_s or not self.wrap_up_status:
+        """A wrap-up longer than its call's (``wrap_up_limit``) is closed with the
+        campaign's default status (when it has one); people only: simulated agents
+        close their own."""
+        if not self.wrap_up_status:
             return
         now = self.engine.now()
         for agent_id, agent in list(self.engine.agents.items()):
-            if (agent.state is AgentState.WRAP_UP and agent.call_id is not None
-                    and agent_id not in self.virtual_agents and now - agent.since >= self.wrap_up_s):
+            limit = self.wrap_up_limit(agent.call_id)
+            if (agent.state is AgentState.WRAP_UP and agent.call_id is not None and limit
+                    and agent_id not in self.virtual_agents and now - agent.since >= limit):
                 self.engine.disposition(agent_id, self.wrap_up_status)
                 self._logout_if_pending(agent_id)
 
@@ -394,6 +403,7 @@ class CampaignRunner:
                     "virtual": int(agent_id in self.virtual_agents),
                     "dialled": int(engine.is_agent_dialled(agent.call_id)),  # placed for this agent
                     "consult": consulting,  # a warm transfer under way: kind:target
+                    "wrapup_s": int(self.wrap_up_limit(agent.call_id)),  # the page's countdown
                 },
             )
         for agent_id in set(self._published) - seen:

@@ -155,10 +155,10 @@ def test_the_customer_waits_in_the_queue_and_reaches_the_next_agent(rig, client)
     assert _state(service, ids["reception"], ids["second"]) == "in_call"
 
     # agent 2 hangs up (the same channel is killed), then qualifies the queue call
-    bus.send_command(bus.AgentCommand("hangup", tenant_id, ids["reception"], ids["second"]))
-    _run_until(service, ids, lambda: _state(service, ids["reception"], ids["second"]) == "wrap_up",
-               "agent 2 never went to wrap-up")
-    assert server.commands("api uuid_kill") == [f"api uuid_kill {CHANNEL} NORMAL_CLEARING"]
+    _agent_2_hangs_up(service, server, ids)
+    # the countdown of each agent's page: the queue's wrap-up for agent 2, the campaign's for agent 1
+    assert bus.agent_state(tenant_id, ids["second"])["wrapup_s"] == "45"
+    assert bus.agent_state(tenant_id, ids["first"])["wrapup_s"] == "30"
     bus.send_command(bus.AgentCommand("disposition", tenant_id, ids["reception"], ids["second"], status="INJ",
                                       call_id=new_id))
     _run_until(service, ids, lambda: getattr(_call(tenant_id, new_id), "ended_at", None) is not None,
@@ -168,6 +168,47 @@ def test_the_customer_waits_in_the_queue_and_reaches_the_next_agent(rig, client)
     assert queued.data["hangup_cause"] == "NORMAL_CLEARING" and queued.node == "fs1"
     assert _state(service, ids["outbound"], ids["first"]) == "ready"
     assert _state(service, ids["reception"], ids["second"]) == "ready"
+
+
+def _agent_2_hangs_up(service: DialerService, server: ScriptedEslServer, ids: dict) -> None:
+    bus.send_command(bus.AgentCommand("hangup", ids["tenant"], ids["reception"], ids["second"]))
+    _run_until(service, ids, lambda: _state(service, ids["reception"], ids["second"]) == "wrap_up",
+               "agent 2 never went to wrap-up")
+    assert server.commands("api uuid_kill") == [f"api uuid_kill {CHANNEL} NORMAL_CLEARING"]
+
+
+def _to_agent_2(service: DialerService, server: ScriptedEslServer, ids: dict, client) -> str:
+    """Agent 1's customer, transferred to the queue, reaches agent 2; returns its new call id."""
+    _in_call_with_agent_1(service, ids)
+    _transfer(ids, str(ids["queue"]))
+    _run_until(service, ids, lambda: server.commands("api uuid_setvar_multi"), "no hand-over sent")
+    variables = dict(item.split("=", 1) for item in server.commands("api uuid_setvar_multi")[0].split(" ", 3)[3]
+                     .split(";"))
+    _fetch(client, f"tenant-{ids['tenant']}", f"queue-{ids['queue']}", **{
+        "Unique-ID": CHANNEL, **{f"variable_{name}": value for name, value in variables.items()},
+        "FreeSWITCH-IPv4": NODE["REMOTE_ADDR"]})
+    _run_until(service, ids, lambda: _state(service, ids["reception"], ids["second"]) == "in_call",
+               "the customer never reached agent 2")
+    return variables["carillon_call_id"]
+
+
+def test_a_queue_calls_wrap_up_runs_out_at_the_queues_length(rig, client):
+    """The reception campaign closes wrap-ups with its default status after its 30 s;
+    a call taken from the queue has the queue's 45 s."""
+    service, server, ids = rig
+    new_id = _to_agent_2(service, server, ids, client)
+    runner = service.held[ids["reception"]].runner
+    runner.wrap_up_status = "RP"
+    _agent_2_hangs_up(service, server, ids)
+    started = service._clock.t
+    _run_until(service, ids, lambda: service._clock.t - started >= 40, "no time passed")
+    assert _state(service, ids["reception"], ids["second"]) == "wrap_up"  # past the campaign's 30 s
+    _run_until(service, ids, lambda: _state(service, ids["reception"], ids["second"]) == "ready",
+               "the queue's wrap-up never ran out")
+    assert 45 <= service._clock.t - started < 47
+    _run_until(service, ids, lambda: getattr(_call(ids["tenant"], new_id), "ended_at", None) is not None,
+               "the queue call never closed")
+    assert _call(ids["tenant"], new_id).disposition == "RP"
 
 
 @pytest.mark.parametrize("target", ["other_queue", "missing"])
