@@ -4,11 +4,17 @@ worker on loopback; prints the update latency (state change published → row re
 by the browser side) and the server's CPU.
 
     .venv/bin/python bench/wallboard.py [--agents 500] [--campaigns 50] [--wallboards 20] [--seconds 30]
+                                        [--no-call-ends]
 
 Events: every agent changes state on average every ``--change-every`` seconds (10 s:
 50 agent events/s, busier than a real floor where a call cycle lasts minutes) and
 every campaign publishes its counters each second (50 events/s), through the same
-``app.realtime.bus`` functions the dialer uses. Baseline measured in the same run: the
+``app.realtime.bus`` functions the dialer uses. Calls end too: an agent leaving
+``in_call`` ends a connected call, and each campaign ends an unanswered one with
+probability 0.4 a second; each end moves the day counters through
+``app.supervision.counters.add_to_day``, what a committed ``call.ended`` does. Both
+latencies are printed: agent rows (state change → row received) and day counters
+(increment → the campaign row with the new ``calls_today`` received). Baseline measured in the same run: the
 naive design where each wallboard re-reads the whole live state from Redis every
 second (no subscription, no batching), 20 pollers in their own process.
 
@@ -88,13 +94,30 @@ def seed(agents: int, campaigns: int) -> tuple[int, str, list[int], list[int]]:
 
 
 def publisher(tenant_id: int, agent_ids: list[int], campaign_ids: list[int], seconds: float,
-              change_every: float, counter) -> None:
-    """Agent state changes (Poisson, mean ``change_every`` s per agent) and campaign
-    counters every second, through the dialer's bus functions."""
+              change_every: float, counter, ends=None, call_ends: bool = True) -> None:
+    """Agent state changes (Poisson, mean ``change_every`` s per agent), campaign
+    counters every second and call ends, through the dialer's bus functions; the call
+    ends' (campaign, calls today, time) go to ``ends`` when given."""
+    import datetime as dt
+
     from app.realtime import bus
     from app.runtime import boot_from_env
+    from app.supervision import counters
 
     boot_from_env()
+    day = counters.local_day(dt.datetime.now(dt.UTC), counters.DEFAULT_ZONE)
+    ended: list[tuple[int, int, float]] = []
+
+    def end_call(campaign_id: int, agent_id: int | None, answered: bool) -> None:
+        if not call_ends:
+            return
+        fields = counters.call_fields(campaign_id, agent_id, answered=answered, machine=False,
+                                      abandoned=answered and rng.random() < 0.02,
+                                      sale=answered and rng.random() < 0.1)
+        sent = time.time()
+        current = counters.add_to_day(tenant_id, day, fields)
+        ended.append((campaign_id, current[f"c{campaign_id}:calls"], sent))
+
     rng = random.Random(7)
     home = {agent_id: campaign_ids[i % len(campaign_ids)] for i, agent_id in enumerate(agent_ids)}
     state = {agent_id: "ready" for agent_id in agent_ids}
@@ -112,6 +135,9 @@ def publisher(tenant_id: int, agent_ids: list[int], campaign_ids: list[int], sec
             if at > now:
                 continue
             new = rng.choice([s for s in STATES if s != state[agent_id]])
+            if state[agent_id] == "in_call" and call_ends:
+                end_call(home[agent_id], agent_id, True)
+                events += 1
             state[agent_id] = new
             in_call = new == "in_call"
             bus.publish_agent(tenant_id, agent_id, {
@@ -133,9 +159,14 @@ def publisher(tenant_id: int, agent_ids: list[int], campaign_ids: list[int], sec
                     "answer_rate": round(rng.uniform(20, 40), 1), "dial_level": round(rng.uniform(1, 3), 2),
                     "mode": "predictive", "updated_at": round(time.time(), 3)})
                 events += 1
+                if rng.random() < 0.4 and call_ends:
+                    end_call(campaign_id, None, False)
+                    events += 1
             next_stats += 1.0
         time.sleep(0.02)
     counter.value = events
+    if ends is not None:
+        ends.put(ended)
 
 
 def free_port() -> int:
@@ -175,11 +206,16 @@ def login(base: str, email: str):
 
 
 def wallboard_reader(session, url: str, stop: threading.Event, warmup_until: float, latencies: list[float],
-                     gaps: list[float]) -> None:
+                     gaps: list[float], counts_seen: list[dict[tuple[int, int], float]]) -> None:
     response = session.get(url, stream=True, timeout=30)
     event = None
     last = time.time()
     buffer = ""
+    seen: dict[tuple[int, int], float] = {}
+    counts_seen.append(seen)
+    # an agent row also goes out when only its calls today changed: its state change is
+    # timed once, by the first row carrying that state's ``since``
+    since_seen: dict[str, float] = {}
     for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
         if stop.is_set():
             break
@@ -193,10 +229,20 @@ def wallboard_reader(session, url: str, stop: threading.Event, warmup_until: flo
                 if now > warmup_until:
                     gaps.append(now - last)
                 last = now
-                if event == "delta" and now > warmup_until:
-                    for row in json.loads(raw[6:])["agents"].values():
-                        if row is not None:
-                            latencies.append(now - row["since"])
+                if event in ("delta", "snapshot"):
+                    # a change may arrive in a periodic snapshot: it counts when first received
+                    change = json.loads(raw[6:])
+                    agents = change["agents"].items() if event == "delta" else \
+                        ((str(row["id"]), row) for row in change["agents"])
+                    campaigns = change["campaigns"].items() if event == "delta" else \
+                        ((row["id"], row) for row in change["campaigns"])
+                    for agent_id, row in agents:
+                        if row is not None and since_seen.get(agent_id) != row["since"]:
+                            since_seen[agent_id] = row["since"]
+                            if now > warmup_until:
+                                latencies.append(now - row["since"])
+                    for campaign_id, row in campaigns:
+                        seen.setdefault((int(campaign_id), row["calls_today"]), now)
     response.close()
 
 
@@ -227,17 +273,18 @@ def poller(tenant_id: int, wallboards: int, seconds: float, warmup: float, out) 
 
 
 def measure_sse(base: str, email: str, wallboards: int, seconds: float, warmup: float,
-                server: subprocess.Popen) -> tuple[list[float], list[float], float]:
+                server: subprocess.Popen) -> tuple[list[float], list[float], float, list[dict]]:
     import psutil
 
     sessions = [login(base, email) for _ in range(2)]
     stop = threading.Event()
     latencies: list[float] = []
     gaps: list[float] = []
+    counts_seen: list[dict[tuple[int, int], float]] = []
     warmup_until = time.time() + warmup
     readers = [threading.Thread(target=wallboard_reader, daemon=True,
                                 args=(sessions[i % 2], f"{base}/supervision/wallboard/stream", stop, warmup_until,
-                                      latencies, gaps)) for i in range(wallboards)]
+                                      latencies, gaps, counts_seen)) for i in range(wallboards)]
     for reader in readers:
         reader.start()
     proc = psutil.Process(server.pid)
@@ -248,7 +295,7 @@ def measure_sse(base: str, email: str, wallboards: int, seconds: float, warmup: 
     time.sleep(seconds - warmup)
     cpu = sum(p.cpu_percent(None) for p in workers)
     stop.set()
-    return latencies, gaps, cpu
+    return latencies, gaps, cpu, counts_seen
 
 
 def main() -> None:
@@ -258,6 +305,7 @@ def main() -> None:
     parser.add_argument("--wallboards", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--change-every", type=float, default=10.0)
+    parser.add_argument("--no-call-ends", action="store_true", help="agent and campaign events only")
     args = parser.parse_args()
     warmup = 5.0
 
@@ -285,18 +333,32 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.2)
         events = ctx.Value("i", 0)
+        ends = ctx.Queue()
         pub = ctx.Process(target=publisher, args=(tenant_id, agent_ids, campaign_ids, args.seconds + 3,
-                                                  args.change_every, events))
+                                                  args.change_every, events, ends, not args.no_call_ends))
         pub.start()
         time.sleep(1.0)
-        latencies, gaps, cpu = measure_sse(base, email, args.wallboards, args.seconds, warmup, server)
+        started_at = time.time()
+        latencies, gaps, cpu, counts_seen = measure_sse(base, email, args.wallboards, args.seconds, warmup, server)
+        ended = ends.get(timeout=60)
         pub.join()
+        # day counters: increment → first delta carrying the campaign's new calls today, per wallboard
+        counter_latencies = [seen[(campaign_id, calls)] - sent for seen in counts_seen
+                             for campaign_id, calls, sent in ended
+                             if sent > started_at + warmup and (campaign_id, calls) in seen]
+        expected = sum(1 for _, _, sent in ended if started_at + warmup < sent < started_at + args.seconds - 1)
         rate = events.value / (args.seconds + 3)
         p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
         max_gap = max(gaps) * 1000 if gaps else float("nan")
         print(f"SSE (gunicorn gevent, 1 worker): {rate:.0f} bus events/s, {len(latencies)} row updates received, "
               f"latency p50 {p50:.0f} ms p99 {p99:.0f} ms, longest silence {max_gap:.0f} ms, "
               f"server CPU {cpu:.1f}% of one core", flush=True)
+        if ended:
+            print(f"day counters: {len(ended)} call ends, {len(counter_latencies)} counter updates received by "
+                  f"{args.wallboards} wallboards (about {expected * args.wallboards} ends after the warm-up; ends of "
+                  f"one campaign within a 0.2 s batch go out as one row), latency p50 "
+                  f"{percentile(counter_latencies, 0.5) * 1000:.0f} ms "
+                  f"p99 {percentile(counter_latencies, 0.99) * 1000:.0f} ms", flush=True)
         stop_server(server)
         server = None
 
@@ -321,8 +383,10 @@ def main() -> None:
         print(f"baseline (each wallboard re-reads the Redis state every second): latency p50 "
               f"{percentile(base_latencies, 0.5) * 1000:.0f} ms p99 {percentile(base_latencies, 0.99) * 1000:.0f} ms, "
               f"poller CPU {base_cpu:.1f}% of one core (Redis reads only, no HTTP)", flush=True)
+        counters_p99 = percentile(counter_latencies, 0.99) * 1000 if counter_latencies else None
         print(json.dumps({"agents": len(agent_ids), "wallboards": args.wallboards, "p99_ms": round(p99, 1),
-                          "cpu_percent": round(cpu, 1)}))
+                          "cpu_percent": round(cpu, 1),
+                          "counters_p99_ms": round(counters_p99, 1) if counters_p99 is not None else None}))
     finally:
         if server is not None:
             stop_server(server)

@@ -222,12 +222,6 @@ class Labels:
         return str(value) if value else "—"
 
 
-def _measure(name: str, value: object) -> int | float | Decimal:
-    if name == "cost":
-        return Decimal(value or 0)  # type: ignore[arg-type]
-    return float(value) if name.endswith("_s") else int(value)  # type: ignore[arg-type]
-
-
 def aggregate(period: Period, dimensions: list[str], measures: list[str], filters: dict | None = None,
               title: str = "") -> Table:
     unknown = [d for d in dimensions if d not in DIMENSIONS] + [m for m in measures if m not in MEASURES]
@@ -237,8 +231,7 @@ def aggregate(period: Period, dimensions: list[str], measures: list[str], filter
     labels = Labels()
     table = Table(title, list(dimensions), list(measures))
     for raw in rows:
-        row = {key: raw[key] for key in dimensions}
-        row.update({m: _measure(m, raw[m]) for m in BASE_MEASURES})
+        row = dict(raw)  # the sums come typed: int, float, Decimal (cost)
         for d in dimensions:
             row[f"{d}_label"] = labels.label(d, raw[d])
         table.rows.append(derive(row))
