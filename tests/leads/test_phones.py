@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.leads.phones import EMPTY, NOT_A_NUMBER, TOO_LONG, TOO_SHORT, _slow, normalize_phone
+from app.leads.phones import EMPTY, NOT_A_NUMBER, TOO_LONG, TOO_SHORT, normalize_phone, parse_phone
 
 
 @pytest.mark.parametrize("raw", [
@@ -43,18 +43,50 @@ def test_invalid_prefix_is_rejected():
     assert not result.ok and result.reason
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.from_regex(r"(\+33|0033|33|0)?[0-9]{8,10}", fullmatch=True),
-       st.sampled_from(["", " ", ".", "-"]))
-def test_fast_path_agrees_with_phonenumbers(digits, separator):
-    raw = separator.join([digits[:2], digits[2:]])
-    fast = normalize_phone(raw)
-    slow = _slow(raw, "FR")
-    if slow.e164 is not None or fast.e164 is None:
-        assert fast.e164 == slow.e164
-    else:
-        # only overseas numbers written in French national form differ
-        assert not fast.e164.startswith("+33")
+SEPARATORS = st.sampled_from(["", "", " ", ".", "-", "/", "(", ")", "\u00a0", "  "])
+PREFIXES = st.sampled_from(["", "0", "00", "+", "+33", "0033", "33", "+33 (0)", "+262", "0262", "262", "+32",
+                            "0032", "32", "+212", "+1", "+7", "+44", "+590", "0696", "+330", "00330", "330"])
+REGIONS = st.sampled_from(["FR", "FR", "FR", "BE", "MA", "RE", "GP", "DE", "CH", "GB", "US", "RU"])
+# mostly ASCII digits; now and then another script's digits, which phonenumbers reads
+DIGIT = st.one_of(st.sampled_from("0123456789"), st.sampled_from("0123456789"), st.sampled_from("0123456789"),
+                  st.sampled_from("٠١٢٣٤٥٦٧٨٩０１２３４５６７８９"))
+
+
+@st.composite
+def phone_texts(draw):
+    """Numbers as people type them: a prefix, 4 to 12 digits, separators anywhere."""
+    digits = draw(st.lists(DIGIT, min_size=4, max_size=12))
+    pieces = [draw(PREFIXES)]
+    for digit in digits:
+        pieces.append(draw(SEPARATORS) + digit)
+    return draw(SEPARATORS) + "".join(pieces) + draw(SEPARATORS)
+
+
+@st.composite
+def french_numbers(draw):
+    """Well-formed French numbers (any first digit of the national number) in the
+    shapes the fast path takes."""
+    national = str(draw(st.integers(1, 9))) + "".join(draw(st.lists(st.sampled_from("0123456789"),
+                                                                     min_size=8, max_size=8)))
+    prefix = draw(st.sampled_from(["0", "+33", "0033", "33", "+33 (0)"]))
+    separator = draw(st.sampled_from(["", " ", ".", "-", "/"]))
+    pairs = [national[0]] + [national[i:i + 2] for i in range(1, 9, 2)]
+    return prefix + separator.join(pairs)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(phone_texts(), REGIONS)
+def test_fast_path_gives_what_phonenumbers_gives(raw, region):
+    assert normalize_phone(raw, region) == parse_phone(raw, region)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(french_numbers())
+def test_fast_path_agrees_on_french_numbers(raw):
+    result = normalize_phone(raw, "FR")
+    assert result == parse_phone(raw, "FR")
+    if result.ok:
+        assert phonenumbers.is_valid_number(phonenumbers.parse(result.e164, None))
 
 
 def test_every_fast_result_is_valid_e164():
