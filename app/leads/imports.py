@@ -318,6 +318,10 @@ def _copy_text(value: str | None) -> str:
     return value
 
 
+def _copy_plain(value: str | None) -> str:
+    return "\\N" if value is None else value
+
+
 def _parse_date(text: str) -> dt.date | None:
     for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y", "%Y-%m-%d %H:%M:%S",
                 "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%S"):
@@ -410,8 +414,11 @@ class RowStager:
             outcome = "\\N"
             if duplicate_key is not None:
                 outcome, reason = "duplicate", f"duplicate_in_file:{duplicate_key}"
-        parts = [str(row_no), outcome, _copy_text(reason), _copy_text(phone_raw)]
-        parts += [_copy_text(values.get(c)) for c in self.columns]
+        # the values come from the cells (trimmed, cased, reformatted): when no cell
+        # holds a character COPY must escape, no value does, one test for the row
+        text = _copy_text if _COPY_SPECIALS.search("".join(row)) else _copy_plain
+        parts = [str(row_no), outcome, text(reason), text(phone_raw)]
+        parts += [text(values.get(c)) for c in self.columns]
         parts.append(_copy_text(json.dumps(custom, ensure_ascii=False)) if custom else "\\N")
         return "\t".join(parts)
 
