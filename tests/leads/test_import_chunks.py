@@ -125,3 +125,17 @@ def test_a_failing_chunk_stops_the_reader(world, lists, data_file, monkeypatch, 
     with owner_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM leads")).scalar() == 0
         assert conn.execute(sa.text("SELECT status FROM lead_imports")).scalar() == ImportStatus.FAILED
+
+
+def test_cells_with_copy_special_characters_arrive_unchanged(world, lists, data_file):
+    name = data_file("_chunks_specials.csv", 'Nom;Prénom;Téléphone;Commentaire\n'
+                     '"Dupont\tJr";Anne;0612345678;"C:\\dossier\\n°1\r\nligne 2"\n'
+                     'Petit;Paul;0612345679;simple\n')
+    imp = import_file(world.a.id, lists["a"].list_id, name,
+                      mapping={0: "last_name", 1: "first_name", 2: "phone_number", 3: "comments"})
+    assert imp.counts["inserted"] == 2
+    with tenant_scope(world.a.id):
+        leads = list(Session.scalars(sa.select(Lead).order_by(Lead.id)))
+        assert (leads[0].last_name, leads[0].comments) == ("Dupont\tJr", "C:\\dossier\\n°1\r\nligne 2")
+        assert (leads[1].last_name, leads[1].comments) == ("Petit", "simple")
+        Session.commit()
