@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import select
+
+import psycopg
 import redis as redis_lib
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -9,6 +12,13 @@ from flask_babel import Babel
 from flask_wtf import CSRFProtect
 
 from tenants import scoping
+
+try:  # the real poll() under gevent too: a zero-timeout poll needs no hub
+    from gevent.monkey import get_original
+
+    _poll = get_original("select", "poll")
+except ImportError:  # pragma: no cover - gevent is a dependency
+    from select import poll as _poll
 
 babel = Babel()
 csrf = CSRFProtect()
@@ -34,18 +44,46 @@ def app_role_url(owner_url: str, role: str, password: str) -> sa.URL:
     return sqlalchemy_url(owner_url).set(username=role, password=password or None)
 
 
+# A pooled connection older than this is replaced at checkout: the backstop for a
+# connection that died without telling (a firewall dropping idle flows).
+POOL_RECYCLE_S = 1800
+
+
 def init_db(owner_url: str, role: str, password: str, **engine_kw: object) -> sa.Engine:
     dispose_db()
     engine = sa.create_engine(
         app_role_url(owner_url, role, password),
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
+        pool_recycle=POOL_RECYCLE_S,
         **engine_kw,
     )
+    # No pool_pre_ping (a round trip on every checkout): a dead connection is seen
+    # without asking the server, and a disconnect met in a statement invalidates the
+    # whole pool (SQLAlchemy's default), so the next requests reconnect.
+    sa.event.listen(engine, "checkout", _refuse_dead_connection)
     Session.configure(bind=engine)
     _state["engine"] = engine
     return engine
+
+
+def _refuse_dead_connection(dbapi_connection, _record, _proxy) -> None:
+    """Checkout check without a round trip: an idle connection has nothing to read,
+    so a readable socket means the server said goodbye (restart, terminated backend,
+    idle timeout) and the pool takes another connection."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # not psycopg: nothing cheap to look at
+        return
+    try:
+        readable = False
+        if not dbapi_connection.closed:
+            poller = _poll()
+            poller.register(pgconn.socket, select.POLLIN)
+            readable = bool(poller.poll(0))
+    except psycopg.OperationalError:  # libpq knows the connection is lost
+        readable = True
+    if dbapi_connection.closed or readable:
+        raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _ensure_booted() -> None:
