@@ -38,13 +38,47 @@ def main() -> None:
     """Carillon contact-centre CRM."""
 
 
+# The web server's two pools of gunicorn workers, same application:
+# - web: the screens and their server-sent event streams, on gevent (a stream holds
+#   its connection for as long as the page is open);
+# - api: the public APIs, on threads: at most API_THREADS requests at once per
+#   process (within the database pool, so no connection is opened or closed under
+#   load), a burst waits in the listen backlog, and idle keep-alive connections hold
+#   no thread.
+API_THREADS = 4
+POOLS = {
+    "web": ["-k", "gevent", "--worker-connections", "1000"],
+    "api": ["-k", "gthread", "--threads", str(API_THREADS)],
+}
+
+
+def gunicorn_argv(pool: str, bind: str, workers: int, *extra: str) -> list[str]:
+    """The command line of one pool of the web server."""
+    return [sys.executable, "-m", "gunicorn", *POOLS[pool], "-w", str(workers), "-b", bind,
+            "--graceful-timeout", "5", *extra, "app.wsgi:create()"]
+
+
+@main.command()
+@click.option("--pool", type=click.Choice(sorted(POOLS)), default="web", show_default=True,
+              help="web: screens and event streams (gevent); api: the public APIs (threads).")
+@click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(pool: str, bind: str, workers: int) -> None:
+    """Run one pool of the web server (gunicorn), as in production."""
+    _prepare(embedded=False)
+    argv = gunicorn_argv(pool, bind, workers)
+    os.execv(argv[0], argv)
+
+
 @main.command()
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--api-port", default=None, type=int, help="The API pool's port [default: port + 1].")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
-def up(port: int, host: str, workers: int) -> None:
+def up(port: int, api_port: int | None, host: str, workers: int) -> None:
     """Run everything on this machine: database and Redis (embedded when no URL is
-    set), migrations, demo data, web server, job worker and scheduler."""
+    set), migrations, demo data, web server (both pools), job worker and scheduler."""
+    api_port = api_port or port + 1
     services = _prepare()
     os.environ.setdefault("BASE_URL", f"http://{host}:{port}")
     if host in ("127.0.0.1", "localhost"):
@@ -64,16 +98,15 @@ def up(port: int, host: str, workers: int) -> None:
         logins = seed_demo(password)
         Session.commit()
     children = [
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers), "-b",
-                          f"{host}:{port}", "--graceful-timeout", "5", "--access-logfile", "-",
-                          "app.wsgi:create()"], cwd=ROOT),
+        subprocess.Popen(gunicorn_argv("web", f"{host}:{port}", workers, "--access-logfile", "-"), cwd=ROOT),
+        subprocess.Popen(gunicorn_argv("api", f"{host}:{api_port}", workers), cwd=ROOT),
         subprocess.Popen([sys.executable, "-m", "dramatiq", "jobs", "--processes", "1", "--threads", "4"], cwd=ROOT),
         subprocess.Popen([str(pathlib.Path(sys.executable).with_name("periodiq")), "jobs"], cwd=ROOT),
         # the demo tenant's campaigns run on the simulated call-control backend
         subprocess.Popen([sys.executable, "-m", "telephony.dialer", "--tenant", "demo"], cwd=ROOT),
     ]
     click.echo("")
-    click.echo(f"Carillon is running on http://{host}:{port}")
+    click.echo(f"Carillon is running on http://{host}:{port} (APIs: http://{host}:{api_port}/api/)")
     click.echo(f"Logins (password: {password}):")
     for login in logins:
         click.echo(f"  {login.email:38} {login.role:11} level {login.level}")

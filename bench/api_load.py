@@ -3,12 +3,13 @@ gunicorn on real PostgreSQL and Redis, with a ``/healthz`` baseline measured in 
 same run.
 
     .venv/bin/python bench/api_load.py [--rate 200] [--duration 60] [--workers 2]
-                                       [--worker-class gevent]
+                                       [--pool api]
 
 Uses DATABASE_URL / REDIS_URL (a database ``carillon_bench_api_<pid>`` is created,
 migrated and dropped), else embedded servers under ./var/bench-services. The server
-runs as in production (gevent workers, JSON request log at INFO, written to
-var/bench-api-server.log). The load is open-loop: one asyncio client sends request i
+runs as in production: the API pool of ``carillon serve`` (``--pool web``: the gevent
+pool of the screens instead), JSON request log at INFO, written to
+var/bench-api-server.log. The load is open-loop: one asyncio client sends request i
 at start + i / rate on an idle keep-alive connection or a new one, whatever the
 answers, and each latency counts from that scheduled instant to the last byte of the
 answer, so a server (or client) falling behind shows in the figures instead of
@@ -37,6 +38,7 @@ import sqlalchemy as sa
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.cli import POOLS, gunicorn_argv  # noqa: E402
 from bench._db import bench_database, drop_database  # noqa: E402
 
 
@@ -78,17 +80,15 @@ def seed() -> tuple[str, int]:
 SERVER_LOG = ROOT / "var" / "bench-api-server.log"
 
 
-def start_server(port: int, workers: int, worker_class: str, threads: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, pool: str) -> subprocess.Popen:
     # Production logging (one JSON line per request, level INFO), written to a file.
     env = dict(os.environ, LOG_LEVEL="INFO", LOG_JSON="true", MAIL_BACKEND="file",
                MAIL_FILE_DIR=str(ROOT / "var" / "bench-mail"), SESSION_COOKIE_SECURE="false")
     env.setdefault("SECRET_KEY", secrets.token_hex(32))
     SERVER_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = SERVER_LOG.open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", worker_class, "-w", str(workers), "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "--worker-connections", "1000", "--log-level", "warning", "app.wsgi:create()"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(gunicorn_argv(pool, f"127.0.0.1:{port}", workers, "--log-level", "warning"),
+                              cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -287,8 +287,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--baseline-duration", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread", "sync"))
-    parser.add_argument("--threads", type=int, default=4, help="per worker, for --worker-class gthread")
+    parser.add_argument("--pool", default="api", choices=("api", "web"),
+                        help="the web server's pool that serves the load (app.cli.POOLS)")
     args = parser.parse_args()
 
     # a terminated bench still stops its server and drops its database (finally below)
@@ -299,7 +299,7 @@ def main() -> None:
     try:
         key, list_id = seed()
         port = free_port()
-        server = start_server(port, args.workers, args.worker_class, args.threads)
+        server = start_server(port, args.workers, args.pool)
         healthz = http_request("GET", "/healthz")
 
         def healthy(status: int, body: bytes) -> bool:
@@ -319,11 +319,14 @@ def main() -> None:
         drive(port, 50, 2, lambda _i: healthz, healthy)  # warm-up: every worker connected to PostgreSQL and Redis
         drive(port, 50, 2, lead, created)
         settle(port)
+        cpu_before = server_cpu_seconds(server.pid)
         baseline, baseline_rps = drive(port, args.rate, args.baseline_duration, lambda _i: healthz, healthy)
+        baseline_cpu = server_cpu_seconds(server.pid) - cpu_before
         print(f"/healthz baseline: {args.rate:.0f} req/s offered for {args.baseline_duration:.0f} s, "
               f"{baseline_rps:.0f} good answers/s, "
               f"p50 {baseline.percentile(50):.1f} ms, p99 {baseline.percentile(99):.1f} ms, "
-              f"errors {baseline.errors}")
+              f"errors {baseline.errors}, "
+              f"CPU per request: web server {baseline_cpu / max(1, len(baseline.latencies)) * 1000:.2f} ms")
         settle(port)
         cpu_before, db_cpu_before = server_cpu_seconds(server.pid), database_cpu_seconds(name)
         load, rps = drive(port, args.rate, args.duration, lead, created)
@@ -331,8 +334,7 @@ def main() -> None:
         db_cpu = database_cpu_seconds(name) - db_cpu_before
         print(f"POST /api/external/leads: {args.rate:.0f} req/s offered for {args.duration:.0f} s, "
               f"{rps:.0f} good answers/s "
-              f"({len(load.latencies)} requests, gunicorn {args.worker_class} x{args.workers}"
-              f"{f' threads {args.threads}' if args.worker_class == 'gthread' else ''}, "
+              f"({len(load.latencies)} requests, {args.pool} pool x{args.workers} ({' '.join(POOLS[args.pool])}), "
               f"{load.connections} connections), "
               f"p50 {load.percentile(50):.1f} ms, p90 {load.percentile(90):.1f} ms, "
               f"p99 {load.percentile(99):.1f} ms, max {load.percentile(100):.1f} ms, errors {load.errors}, "
