@@ -368,7 +368,13 @@ class FreeSwitchCallControl:
         if call.record_path and call.recording:
             self._api(call, commands.uuid_record(call.channel, "stop", call.record_path), strict=False)
         self._api(call, commands.uuid_setvar_multi(call.channel, variables))
-        self._api(call, line)
+        try:
+            self._api(call, line)
+        except CallControlError:
+            # the channel stays this call's (a restart must not take it for the new one);
+            # its recording part is closed all the same
+            self._api(call, commands.uuid_setvar(call.channel, f"{p}call_id", call_id), strict=False)
+            raise
         self._masked.discard(call_id)
         self._emit(self.tracker.hand_over(call_id, new_call_id, CAUSE_TRANSFERRED_TO_QUEUE, self._clock.now(),
                                           {"node": call.node, "transferred_to": new_call_id}))

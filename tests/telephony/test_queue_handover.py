@@ -108,6 +108,8 @@ def test_a_refused_transfer_leaves_the_call_with_its_agent(control_for, esl_serv
         control.hand_to_queue(CHANNEL, "5")
     assert control.tracker.get(CHANNEL) is not None and len(control.tracker.calls) == 1
     assert sink.of(EventKind.HANGUP) == []
+    # the channel is named this call's again
+    assert server.commands("api uuid_setvar ")[-1] == f"api uuid_setvar {CHANNEL} carillon_call_id {CHANNEL}"
 
 
 @pytest.mark.parametrize("queue", ["", "5 6", "5\napi fsctl shutdown", "-1"])
