@@ -297,7 +297,7 @@ def main() -> None:
               f"{counts['duplicate_in_file_total']}, existing {counts['existing_total']}")
         print(f"service import: {args.rows} rows in {seconds:.1f} s = {args.rows / seconds:,.0f} rows/s")
         backend = "n/a (server not local)" if cpu["postgres"] is None else f"{cpu['postgres']:.1f} s"
-        print(f"CPU: this process {cpu['python']:.1f} s (all threads), the import's PostgreSQL backend {backend} "
+        print(f"CPU: this process {cpu['python']:.1f} s (upload, validation if any, import; all threads), the import's PostgreSQL backend {backend} "
               f"(the import job only); load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
               f"on {os.cpu_count()} CPUs")
 
