@@ -318,7 +318,7 @@ class CampaignEngine:
                 ring_timeout_s=s.ring_timeout_s,
                 amd=amd,
                 record=s.record,
-                variables=dict(variables or {}),
+                variables=dict(variables) if variables else {},
             )
         )
 

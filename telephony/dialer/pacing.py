@@ -189,6 +189,18 @@ class PacingModel:
     last_rows: np.ndarray
     new_call_live: list[float]
     new_call_variance: list[float]
+    # per (dials, agents in call, agents in wrap-up) counts: each item's last row and first row
+    _rows_by_counts: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def rows_of(self, counts: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """For items listed block by block in these numbers: the last row each may read
+        (relative to its block) and its block's first row.  Cached: counts recur."""
+        rows = self._rows_by_counts.get(counts)
+        if rows is None:
+            rows = self._rows_by_counts[counts] = (self.last_rows.repeat(counts), self.offsets.repeat(counts))
+        return rows
 
     @classmethod
     def stack(cls, dial: DialPart, agents: AgentPart) -> PacingModel:
@@ -303,12 +315,13 @@ def build_dial_part(s: CampaignSnapshot, horizon_quantile: float = 0.9) -> DialP
 
 
 def _quantile_bucket(values: np.ndarray, q: float) -> int:
-    """ceil(np.quantile(values, q) / 4): the 4-second bucket of the quantile.  The quantile
-    lies between the order statistics around q (n - 1); when the two a step further out
-    fall in one bucket, so does the quantile, and np.quantile (slow to call) is not needed."""
+    """ceil(np.quantile(values, q) / 4): the 4-second bucket of the quantile.  The linear
+    quantile lies between the two order statistics around the index (n - 1) q (numpy
+    computes it as n q + 1 - q - 1: both roundings are covered); when those fall in one
+    bucket, so does the quantile, and np.quantile (slow to call) is not needed."""
     n = len(values)
-    pos = int(q * (n - 1))
-    lo, hi = max(0, pos - 1), min(n - 1, pos + 2)
+    first, second = math.floor(n * q + (1 - q) - 1), math.floor((n - 1) * q)
+    lo, hi = max(0, min(first, second)), min(n - 1, max(first, second) + 1)
     ordered = np.partition(values, (lo, hi))
     bucket = math.ceil(ordered[lo] / 4)
     if math.ceil(ordered[hi] / 4) == bucket and 4 * (bucket - 1) + 1e-9 < ordered[lo] and ordered[hi] < 4 * bucket - 1e-9:
@@ -416,13 +429,13 @@ def _table_sums(s: CampaignSnapshot, model: PacingModel) -> list[float]:
     starts = s.outstanding_dialled_at + s.in_call_since + s.wrap_up_since
     if not starts:
         return [0.0] * model.table.shape[1]
-    counts = (len(s.outstanding_dialled_at), len(s.in_call_since), len(s.wrap_up_since))
     ages = _floats(starts)
     np.subtract(s.now, ages, out=ages)
     idx = ages.astype(np.intp)
     np.maximum(idx, 0, out=idx)
-    np.minimum(idx, model.last_rows.repeat(counts), out=idx)
-    idx += model.offsets.repeat(counts)
+    last, first = model.rows_of((len(s.outstanding_dialled_at), len(s.in_call_since), len(s.wrap_up_since)))
+    np.minimum(idx, last, out=idx)
+    idx += first
     # the rows are added in item order, as ndarray.sum(axis=0) does (not pairwise)
     return _add_rows(model.table.take(idx, axis=0), axis=0).tolist()
 
@@ -498,21 +511,14 @@ class PredictivePolicy:
         q_last = q[-1]
         budget = self.budget
         erf, exp, sqrt = math.erf, math.exp, math.sqrt
+        order = range(k - 1, -1, -1)  # the far checkpoints fail first: test them first
 
-        def terms(offset: int) -> tuple[list[tuple[float, float, float, float]], float]:
-            """Per checkpoint, the far ones first (they fail first): the parts of the mean and
-            the variance that do not depend on n; and the part of the budget's base."""
-            checks = [(sums[offset + i] + base, sums[offset + k + i], q[i], q_var[i]) for i in range(k - 1, -1, -1)]
-            return checks, sums[offset + 2 * k] + s.calls_waiting
-
-        now_checks, now_live = terms(0)
-
-        def fits(n: int, checks: list[tuple[float, float, float, float]] = now_checks, live: float = now_live) -> bool:
+        def fits(n: int, offset: int = 0) -> bool:
             """Expected shortfall at every checkpoint within budget (E[X+] for X normal)."""
-            allowed = budget * (live + n * q_last)
-            for mu_base, var_base, qi, qi_var in checks:
-                mu = mu_base + n * qi
-                var = var_base + n * qi_var
+            allowed = budget * (sums[offset + 2 * k] + s.calls_waiting + n * q_last)
+            for i in order:
+                mu = sums[offset + i] + base + n * q[i]
+                var = sums[offset + k + i] + n * q_var[i]
                 if var <= 1e-12:
                     if mu > allowed:
                         return False
@@ -528,7 +534,7 @@ class PredictivePolicy:
         # n = 0 is not tested on its own: with nothing outstanding its budget is 0 and the
         # normal tail of the free agents alone would fail it; the ratio is judged with the call.
         if not fits(1):
-            if s.agents_idle <= len(s.outstanding_dialled_at) + s.calls_waiting and not fits(1, *terms(2 * k + 1)):
+            if s.agents_idle <= len(s.outstanding_dialled_at) + s.calls_waiting and not fits(1, 2 * k + 1):
                 # even the most favourable of the coming ticks would not fit one more call
                 self.quiet_until = self._quiet_limit(s, s.now + LOOKAHEAD_TICKS - 0.5)
             return 0

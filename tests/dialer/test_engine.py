@@ -2,10 +2,10 @@ import pytest
 
 from telephony.callcontrol import EventKind
 from telephony.dialer.calls import AgentState, CallState, IllegalTransition
-from telephony.dialer.engine import MIN_RING_TIMEOUT_S, CampaignSettings, MachineAction
-from telephony.dialer.pacing import DialMode
+from telephony.dialer.engine import MIN_RING_TIMEOUT_S, CampaignEngine, CampaignSettings, MachineAction
+from telephony.dialer.pacing import DialMode, RecentSamples
 
-from .conftest import make_rig
+from .conftest import Leads, ManualClock, RecordingControl, Rig, make_rig
 
 
 def test_answered_call_goes_to_the_longest_idle_agent(rig):
@@ -275,3 +275,37 @@ def test_logout_during_wrap_up_closes_the_call_and_an_agent_in_call_cannot_leave
     (record,) = finished
     assert record.state is CallState.DISPOSITIONED and record.disposition == "LOGOUT_IN_WRAP_UP"
     assert rig.engine.agents == {} and rig.engine.snapshot().wrap_up_since == ()
+
+
+def test_samples_reach_snapshots_at_each_refresh_and_only_the_latest_are_kept():
+    seen = []
+
+    class Watching:
+        quiet_until = float("-inf")
+
+        def __init__(self, reads: bool) -> None:
+            self.reads_samples = reads
+
+        def decide(self, snapshot):
+            seen.append(snapshot.samples)
+            return 0
+
+    clock = ManualClock()
+    control = RecordingControl(clock)
+    settings = CampaignSettings(7, 3, DialMode.PROGRESSIF, "+33162000000")
+    engine = CampaignEngine(settings, control, clock, Leads(), sample_size=3, sample_refresh_s=20.0)
+    rig = Rig(clock, control, engine)
+    rig.engine.login(1)
+    for i in range(10):  # dial i rings i + 1 s: refreshes at its hang-ups 1, 6 and 9 (20 s apart)
+        (call_id,) = rig.dial(1)
+        rig.advance(i + 1)
+        rig.event(call_id, EventKind.HANGUP, "NO_ANSWER")
+    # the last three outcomes as of the latest refresh, not the one after it
+    assert engine.snapshot().samples.dial_outcome_s == (7.0, 8.0, 9.0)
+    assert engine.snapshot().samples.dial_outcome_live == (False, False, False)
+    engine.policy = Watching(reads=True)
+    engine.tick()
+    engine.policy = Watching(reads=False)  # declared: spared the copy, given none
+    engine.reset_counters()  # something changed: the policy is asked
+    engine.tick()
+    assert seen == [engine.snapshot().samples, RecentSamples()]
