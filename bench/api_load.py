@@ -15,7 +15,9 @@ answers, and each latency counts from that scheduled instant to the last byte of
 answer, so a server (or client) falling behind shows in the figures instead of
 slowing the load down. An answer counts as an error unless it is the expected status
 with the expected JSON. Also prints the CPU time the web server and the PostgreSQL
-backends spent per request, then one JSON line.
+backends spent per request, then one JSON line. The PostgreSQL figure counts the
+backends still connected when the phase ends: connections opened and closed during
+the phase (the overflow of a collapsing gevent pool) are missed, and it reads low.
 """
 
 from __future__ import annotations
