@@ -16,7 +16,11 @@ def _count_ended_call(sender: object, *, tenant_id: int, payload: dict, **_: obj
     from app.calls.models import Call
     from tenants.models import Tenant
 
-    call = Session.get(Call, uuid.UUID(str(payload["id"])))
+    try:
+        call_id = uuid.UUID(str(payload.get("id")))
+    except ValueError:  # not a CDR's payload: nothing to count
+        return
+    call = Session.get(Call, call_id)
     if call is None:
         return
     tenant = Session.get(Tenant, tenant_id)

@@ -69,6 +69,14 @@ def test_a_calls_end_counts_once_committed_and_is_announced(world, camps, live):
         pubsub.close()
 
 
+def test_a_payload_without_a_call_counts_nothing(world, camps, live):
+    with tenant_scope(world.a.id):
+        signals.call_ended.send("api", tenant_id=world.a.id, payload={"state": "ended"})
+        signals.call_ended.send("api", tenant_id=world.a.id, payload={"id": str(uuid.uuid4())})
+        Session.commit()
+    assert not list(redis().scan_iter(f"{bus.PREFIX}:t{world.a.id}:day:*"))
+
+
 def test_the_day_is_the_tenants(world, camps, live):
     """A call started at 23:30 UTC on 26 Nov. is a call of 27 Nov. in Paris."""
     cid = camps["a"].campaign_id
