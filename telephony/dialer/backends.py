@@ -33,7 +33,8 @@ from telephony.callcontrol import (
 from telephony.dialer.calls import CallRecord, CallState
 from telephony.dialer.engine import BUSY_CAUSES, NO_ANSWER_CAUSES, CampaignEngine
 from telephony.dialer.live import DEMO_PROFILE, LiveSimulator
-from telephony.dialer.outcomes import close_orphans
+from app.calls.services import price_call
+from telephony.dialer.outcomes import billed_seconds, close_orphans, fail_open_calls
 
 log = logging.getLogger("carillon.dialer")
 
@@ -293,6 +294,7 @@ class _FreeSwitchCampaignBackend:
                 call.talk_s = float(data["billsec"])
             call.node = data.get("node") or call.node
             call.data = {**call.data, **data, "adopted": "true"}
+            price_call(call, billed_seconds(call))
             path = self._link.control.recording_path(self.tenant_id, event.call_id) if (
                 self.record and call.answered_at is not None) else None
             signals.call_ended.send("dialer", tenant_id=call.tenant_id, payload=call_payload(call),
@@ -413,14 +415,7 @@ def make_backends(config: object) -> Backends:
 
 def close_calls(call_ids: Sequence[uuid.UUID], now: dt.datetime, cause: str) -> int:
     """Close the given open CDR rows as failed (their channel is gone)."""
-    calls = list(Session.scalars(sa.select(Call).where(Call.id.in_(call_ids), Call.ended_at.is_(None))))
-    for call in calls:
-        call.state = CallState.FAILED
-        call.cause = cause
-        call.ended_at = now
-        call.times = {**call.times, CallState.FAILED.value: now.isoformat()}
-    Session.flush()
-    return len(calls)
+    return fail_open_calls(Call.id.in_(call_ids), now, cause)
 
 
 def call_payload(call: Call) -> dict[str, object]:

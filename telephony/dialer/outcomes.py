@@ -167,13 +167,17 @@ def close_orphans(campaign_id: int, now: dt.datetime, cause: str = "SERVICE_REST
     """After a restart with a backend that cannot report on calls launched before
     (the simulator), calls still open in the CDR are closed as failed; their leads stay
     reserved until their reservation ends, so none is dialled twice."""
-    open_calls = list(
-        Session.scalars(sa.select(Call).where(Call.campaign_id == campaign_id, Call.ended_at.is_(None)))
-    )
-    for call in open_calls:
+    return fail_open_calls(Call.campaign_id == campaign_id, now, cause)
+
+
+def fail_open_calls(where: sa.ColumnElement[bool], now: dt.datetime, cause: str) -> int:
+    """Close the open CDR rows matching ``where`` as failed with ``cause`` (nothing to
+    bill: an unknown end). Returns how many were closed."""
+    calls = list(Session.scalars(sa.select(Call).where(where, Call.ended_at.is_(None))))
+    for call in calls:
         call.state = CallState.FAILED
         call.cause = cause
         call.ended_at = now
         call.times = {**call.times, CallState.FAILED.value: now.isoformat()}
     Session.flush()
-    return len(open_calls)
+    return len(calls)

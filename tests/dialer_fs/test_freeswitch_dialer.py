@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import gevent
 import pytest
@@ -22,6 +23,7 @@ from app.recordings.models import Recording, RecordingStatus
 from telephony.dialer.backends import FreeSwitchBackends, SimulatedBackends, make_backends
 from telephony.dialer.service import DialerService
 from telephony.freeswitch.nodes import FreeSwitchNode
+from telephony.routing.models import Carrier, CarrierRate, Trunk
 from tenants.scoping import tenant_scope
 from tests.dialer_db.conftest import OPEN, make_campaign
 from tests.telephony.conftest import recorded_frames
@@ -187,6 +189,13 @@ def test_restart_adopts_live_calls_and_closes_vanished_ones(world, servers):
     gone = str(uuid.uuid4())
     _open_row(tenant_id, campaign.id, LIVE)
     _open_row(tenant_id, campaign.id, gone)
+    # a carrier pricing the number (+33601020304): the adopted call is priced at its end
+    carrier = Carrier(name="Alpha")
+    Session.add(carrier)
+    Session.flush()
+    Session.add_all([Trunk(carrier_id=carrier.id, name="alpha-1", host="192.0.2.10"),
+                     CarrierRate(carrier_id=carrier.id, prefix="336", rate_per_minute=Decimal("0.0300"))])
+    Session.commit()
     bodies = [f.body or "" for f in recorded_frames("09_reconnect_reconcile")]
     rows = [b for b in bodies if b.startswith('{"row_count":1,"rows":[{"uuid"')][1]
     dump = next(b for b in bodies if b.startswith('{"Event-Name":"CHANNEL_DATA"')).replace(
@@ -217,6 +226,9 @@ def test_restart_adopts_live_calls_and_closes_vanished_ones(world, servers):
     assert (call.cause, call.data["billsec"], call.data["rtp_audio_in_mos"], call.data["adopted"]) == (
         "NORMAL_CLEARING", "42", "4.30", "true")
     assert call.state == "answered" and call.node == "fs1"
+    # 42 billed seconds at 0.03/min by 60 s increments: one minute; the vanished call is unpriced
+    assert (call.billsec, call.rate_prefix, call.cost) == (42, "336", Decimal("0.030000"))
+    assert closed.cost is None
 
 
 def test_backend_factory_follows_the_configuration():
