@@ -8,6 +8,7 @@ functions only validate what the agent asks and forward it. They flush, never co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.auth.models import User
 from app.calls.models import Call
@@ -38,8 +40,10 @@ from app.extensions import Session
 from app.inbound.models import InboundQueue
 from app.leads import redlist
 from app.leads import services as lead_services
-from app.leads.models import CustomField, Lead, LeadList
+from app.leads.messages import REASONS
+from app.leads.models import CustomField, Lead, LeadList, LeadStatus
 from app.leads.phones import normalize_phone
+from app.oncommit import after_commit
 from app.realtime import bus
 from app.recordings import services as recording_services
 
@@ -342,6 +346,49 @@ def request_dial(user: User, campaign: Campaign, lead: Lead, now: dt.datetime | 
     if decision.allowed:
         bus.send_command(bus.AgentCommand("dial", user.tenant_id, campaign.id, user.id, lead_id=lead.id))
     return decision
+
+
+def manual_list(campaign: Campaign) -> LeadList:
+    """The campaign's list of the numbers dialled by hand, made on first use (one per
+    campaign: two agents making it at once share the row the unique index keeps)."""
+    Session.execute(
+        pg_insert(LeadList)
+        .values(tenant_id=campaign.tenant_id, campaign_id=campaign.id, name=str(_l("Manual dials")), manual=True)
+        .on_conflict_do_nothing(index_elements=[LeadList.campaign_id], index_where=LeadList.manual)
+    )
+    return Session.scalars(sa.select(LeadList).where(LeadList.campaign_id == campaign.id, LeadList.manual)).one()
+
+
+def dial_new_number(user: User, campaign: Campaign, number: str, region: str = "FR",
+                    now: dt.datetime | None = None) -> tuple[Lead, Decision]:
+    """MANUEL: a number no lead of the campaign has (one the customer just gave). It is
+    screened like any lead (window, attempts, refusal delay, consent, red lists); when
+    allowed it becomes a new lead of the campaign's manual list, assigned to the agent,
+    and the dialer is asked to call it once this transaction commits. A refused number
+    creates no lead (the refusal is logged for the compliance report)."""
+    if campaign.dial_mode != DialMode.MANUEL:
+        raise AgentError(_l("Only a manual campaign dials a new number."))
+    _require_ready(user, campaign)
+    parsed = normalize_phone(number, region)
+    if parsed.e164 is None:
+        raise AgentError(REASONS.get(f"phone:{parsed.reason}", REASONS["phone:invalid"]))
+    existing = find_campaign_lead(campaign, parsed.e164)
+    if existing is not None:
+        return existing, request_dial(user, campaign, existing, now)
+    lead = Lead(tenant_id=campaign.tenant_id, phone_number=parsed.e164, country_code=region, status=LeadStatus.NEW,
+                vendor_lead_code=lead_services.generate_vendor_lead_code(), user_aff=user.id, owner_id=user.id,
+                custom={}, attempts=0, recycles=0, priority=0, existing_contract=False, consent_outside_hours=False)
+    decision = compliance_services.check_lead(campaign, lead, now or utcnow())
+    if not decision.allowed:
+        return lead, decision
+    lead.list_id = manual_list(campaign).id
+    Session.add(lead)
+    Session.flush()
+    lead_services.add_timeline(lead, "created", str(_l("Dialled by hand")), user_id=user.id,
+                               data={"campaign_id": campaign.id})
+    command = bus.AgentCommand("dial", user.tenant_id, campaign.id, user.id, lead_id=lead.id)
+    after_commit(Session(), functools.partial(bus.send_command, command))
+    return lead, decision
 
 
 def next_preview_lead(user: User, campaign: Campaign) -> Lead | None:

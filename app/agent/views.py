@@ -34,6 +34,7 @@ from app.core.nav import SECTION_WORK, NavItem, register_nav
 from app.core.rendering import render
 from app.db import utcnow
 from app.extensions import Session
+from app.leads.phones import normalize_phone
 from app.leads.redlist import InvalidPhoneError
 from app.messaging import services as messaging
 from app.realtime import bus
@@ -318,10 +319,27 @@ def dial():
     else:
         leads = services.find_campaign_leads(campaign, request.form.get("lead", ""), _region())
     if not leads:
-        return _notice(_("No lead of this campaign matches."))
+        number = normalize_phone(request.form.get("lead", ""), _region()).e164
+        if number is None:
+            return _notice(_("No lead of this campaign matches."))
+        # a number no lead has: offered as a new contact of the campaign's manual list
+        return render_template("agent/_dial_new.html", number=number), 422
     if len(leads) > 1:
         return render_template("agent/_dial_matches.html", leads=leads), 200
     return _dial(campaign, leads[0])
+
+
+@bp.post("/dial-new")
+@require(Permission.AGENT_WORKSPACE)
+def dial_new():
+    """MANUEL: call a number no lead has; it becomes a lead of the campaign's manual list."""
+    campaign = _require_campaign()
+    try:
+        lead, decision = services.dial_new_number(g.user, campaign, request.form.get("number", ""), _region())
+    except services.AgentError as error:
+        return _notice(error.message)
+    return render_template("agent/_dial_check.html", lead=lead, decision=decision, labels=REASON_LABELS,
+                           dialling=decision.allowed), 200
 
 
 def _preview_campaign() -> Campaign:

@@ -16,12 +16,18 @@ from app.db import Base, TenantScoped, Timestamped, utcnow
 class LeadList(TenantScoped, Timestamped, Base):
     __tablename__ = "lead_lists"
     # target of the leads' (tenant_id, list_id) foreign key
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),
+        sa.Index("uq_lead_lists_manual", "campaign_id", unique=True, postgresql_where=sa.text("manual")),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     campaign_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     active: so.Mapped[bool] = so.mapped_column(default=True, server_default=sa.true())
+    # The campaign's list of the numbers its agents dialled by hand (MANUEL mode), made
+    # on first use: at most one per campaign.
+    manual: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     # The column mapping of the last import into this list, offered again next time.
     last_mapping: so.Mapped[dict | None] = so.mapped_column(JSONB)
 

@@ -18,6 +18,7 @@ Nothing here re-reads the calls table per wallboard or per second."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ import sqlalchemy.orm as so
 
 from app.campaigns.models import CampaignStatus, ComplianceBlock
 from app.extensions import Session, redis
+from app.oncommit import after_commit
 from app.realtime import bus
 from app.reports.models import ReportDaily
 from app.reports.rollup import day_bounds
@@ -37,7 +39,6 @@ ABANDON_WINDOW_DAYS = 30
 DAY_TTL_S = 3 * 86400
 CAMPAIGN_MEASURES = ("calls", "answered", "machines", "abandoned", "sales")
 DEFAULT_ZONE = "Europe/Paris"
-_PENDING = "wallboard_day_counts_pending"
 
 
 def abandon_rate(abandoned: int, answered: int, machines: int) -> float:
@@ -92,30 +93,9 @@ def add_to_day(tenant_id: int, day: str, fields: dict[str, int]) -> dict[str, in
 
 
 def count_after_commit(session: so.Session, tenant_id: int, day: str, fields: dict[str, int]) -> None:
-    """Count a call once its transaction commits (a rolled-back end counts nothing)."""
-    session.info.setdefault(_PENDING, []).append((tenant_id, day, fields))
-
-
-@sa.event.listens_for(so.Session, "after_commit")
-def _count_committed(session: so.Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    merged: dict[tuple[int, str], dict[str, int]] = {}
-    for tenant_id, day, fields in pending:
-        target = merged.setdefault((tenant_id, day), {})
-        for name, amount in fields.items():
-            target[name] = target.get(name, 0) + amount
-    for (tenant_id, day), fields in merged.items():
-        try:
-            add_to_day(tenant_id, day, fields)
-        except Exception:  # Redis away: the calls are committed; the next reconciliation counts them
-            log.exception("day counters of tenant %s not incremented", tenant_id)
-
-
-@sa.event.listens_for(so.Session, "after_rollback")
-def _drop_rolled_back(session: so.Session) -> None:
-    session.info.pop(_PENDING, None)
+    """Count a call once its transaction commits (a rolled-back end counts nothing; with
+    Redis away the call is committed all the same and the next reconciliation counts it)."""
+    after_commit(session, functools.partial(add_to_day, tenant_id, day, fields))
 
 
 # ---------------------------------------------------------- reconciliation

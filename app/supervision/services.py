@@ -5,18 +5,18 @@ live bus, and audited (refusals too)."""
 from __future__ import annotations
 
 import enum
+import functools
 import importlib.util
 import uuid
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
 from app.audit.services import record_event
 from app.auth.models import User
 from app.calls.models import Call
 from app.extensions import Session
+from app.oncommit import after_commit
 from app.realtime import bus
 from telephony.callcontrol import SupervisionMode
 
@@ -122,7 +122,6 @@ def force_logout(supervisor: User, agent: User) -> ActionResult:
     return ActionResult(Action.FORCE_LOGOUT, agent.id, _("%(name)s will be logged out.", name=agent.display_name))
 
 
-_PENDING_MESSAGES = "supervision_messages"
 MESSAGE_MAX_LENGTH = 2000
 
 
@@ -141,7 +140,7 @@ def send_message(supervisor: User, agent: User, text: str) -> ActionResult:
             message = messaging.send_message(supervisor, text, agent.id)
         except messaging.MessageError as error:
             raise ActionRefused(str(error.message)) from error
-        Session().info.setdefault(_PENDING_MESSAGES, []).append((agent.tenant_id, message))
+        after_commit(Session(), functools.partial(messaging.announce, agent.tenant_id, message))
         _audit(supervisor, Action.MESSAGE, agent, message_id=message.id)
     else:
         text = (text or "").strip()
@@ -153,22 +152,6 @@ def send_message(supervisor: User, agent: User, text: str) -> ActionResult:
                                       "text": text, "sender_id": supervisor.id, "sender_name": supervisor.display_name})
         _audit(supervisor, Action.MESSAGE, agent, length=len(text))
     return ActionResult(Action.MESSAGE, agent.id, _("Message sent to %(name)s.", name=agent.display_name))
-
-
-@sa.event.listens_for(so.Session, "after_commit")
-def _announce_committed(session: so.Session) -> None:
-    pending = session.info.pop(_PENDING_MESSAGES, None)
-    if not pending:
-        return
-    from app.messaging import services as messaging
-
-    for tenant_id, message in pending:
-        messaging.announce(tenant_id, message)
-
-
-@sa.event.listens_for(so.Session, "after_rollback")
-def _drop_rolled_back(session: so.Session) -> None:
-    session.info.pop(_PENDING_MESSAGES, None)
 
 
 def apply_action(supervisor: User, agent: User, action: Action, text: str = "") -> ActionResult:

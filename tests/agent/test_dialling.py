@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.agent import services as agent_services
 from app.campaigns.models import Campaign, ComplianceBlock
 from app.extensions import Session, redis
-from app.leads.models import Lead, TimelineEvent
+from app.leads.models import Lead, LeadList, TimelineEvent
 from app.realtime import bus
 from app.supervision.models import AgentStateSpan
 from tenants.scoping import tenant_scope
@@ -328,3 +328,93 @@ def test_a_dialer_refusal_reaches_the_page_with_its_reason_in_words(client, worl
     response.close()
     assert "compliance: consent" not in notices and "compliance: in_call" not in notices
     assert notices.count('data-kind="warning"') == 2
+
+
+def _contract_campaign(desk) -> None:
+    """Customer care on existing contracts: no prospecting consent needed (opt-in exemption)."""
+    with tenant_scope(desk.tenant_id):
+        Session.get(Campaign, desk.campaign.id).existing_contract = True
+        Session.commit()
+
+
+def _manual_leads(tenant_id: int) -> list[Lead]:
+    with tenant_scope(tenant_id):
+        leads = list(Session.scalars(sa.select(Lead).join(LeadList, LeadList.id == Lead.list_id)
+                                     .where(LeadList.manual).order_by(Lead.id)))
+        Session.expunge_all()  # kept as read (a rollback would expire them)
+        Session.rollback()
+    return leads
+
+
+def test_manual_dial_of_a_new_number_makes_a_lead_of_the_manual_list_and_dials_it(client, world, desks):
+    a, b = desks
+    headers = _start(client, world, a, "MANUEL")
+    _contract_campaign(a)
+    _ready(a)
+    offer = client.post("/agent/dial", data={"lead": "06 99 88 77 66"}, headers=headers)
+    html = offer.get_data(as_text=True)
+    assert offer.status_code == 422 and 'data-testid="dial-new"' in html and "+33699887766" in html
+    assert _commands(a.campaign.id) == [] and _manual_leads(a.tenant_id) == []
+    response = client.post("/agent/dial-new", data={"number": "+33699887766"}, headers=headers)
+    assert response.status_code == 200 and 'data-dialling="true"' in response.get_data(as_text=True)
+    (lead,) = _manual_leads(a.tenant_id)
+    assert (lead.phone_number, lead.user_aff, lead.owner_id, lead.status) == ("+33699887766", a.agent.id,
+                                                                              a.agent.id, "NEW")
+    (command,) = _commands(a.campaign.id)
+    assert (command["kind"], command["lead_id"], command["agent_id"]) == ("dial", lead.id, a.agent.id)
+    with tenant_scope(a.tenant_id):
+        manual = Session.get(LeadList, lead.list_id)
+        assert (manual.campaign_id, manual.manual) == (a.campaign.id, True)
+        assert Session.scalars(sa.select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead.id)).all() == [
+            "created"]
+        Session.rollback()
+    # the same number again is that lead now (no second one); another number joins the same list
+    redis().delete(bus.commands_key(a.campaign.id))
+    again = client.post("/agent/dial-new", data={"number": "0699887766"}, headers=headers)
+    assert again.status_code == 200 and [c["lead_id"] for c in _commands(a.campaign.id)] == [lead.id]
+    client.post("/agent/dial-new", data={"number": "0611223344"}, headers=headers)
+    first, second = _manual_leads(a.tenant_id)
+    assert first.id == lead.id and second.list_id == lead.list_id
+    # tenant B has no manual list and no new lead
+    assert _manual_leads(b.tenant_id) == []
+
+
+def test_a_new_number_is_screened_first_and_bad_input_creates_nothing(client, world, desks):
+    a, b = desks
+    headers = _start(client, world, a, "MANUEL")
+    # not ready yet: refused, nothing written
+    assert client.post("/agent/dial-new", data={"number": "0699887766"}, headers=headers).status_code == 422
+    _ready(a)
+    for bad in ("", "12", "not a number", "+33 1 23"):
+        response = client.post("/agent/dial-new", data={"number": bad}, headers=headers)
+        assert response.status_code == 422 and 'data-testid="ws-notice"' in response.get_data(as_text=True)
+    # a prospecting campaign: a number with no recorded consent is refused with its reason, no lead made
+    refused = client.post("/agent/dial-new", data={"number": "0699887766"}, headers=headers)
+    assert refused.status_code == 200 and 'data-allowed="false"' in refused.get_data(as_text=True)
+    assert _manual_leads(a.tenant_id) == [] and _commands(a.campaign.id) == []
+    with tenant_scope(a.tenant_id):
+        blocks = Session.execute(sa.select(ComplianceBlock.lead_id, ComplianceBlock.phone_number,
+                                           ComplianceBlock.reason)).all()
+        assert blocks == [(None, "+33699887766", "consent")]
+        assert Session.scalar(sa.select(sa.func.count()).select_from(LeadList).where(LeadList.manual)) == 0
+        Session.rollback()
+    # only a MANUEL campaign dials new numbers
+    _mode(a, "PREVIEW")
+    assert client.post("/agent/dial-new", data={"number": "0699887766"}, headers=headers).status_code == 422
+    assert _manual_leads(a.tenant_id) == [] and _commands(a.campaign.id) == []
+
+
+def test_a_number_of_another_tenants_lead_is_a_new_contact_of_ones_own(client, world, desks):
+    a, b = desks
+    headers = _start(client, world, a, "MANUEL")
+    _contract_campaign(a)
+    _ready(a)
+    number = b.leads[0].phone_number
+    assert client.post("/agent/dial-new", data={"number": number}, headers=headers).status_code == 200
+    (lead,) = _manual_leads(a.tenant_id)
+    assert lead.tenant_id == a.tenant_id and lead.id != b.leads[0].id
+    (command,) = _commands(a.campaign.id)
+    assert command["lead_id"] == lead.id and _commands(b.campaign.id) == []
+    with tenant_scope(b.tenant_id):
+        assert Session.get(Lead, b.leads[0].id).user_aff != a.agent.id
+        Session.rollback()
