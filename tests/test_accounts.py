@@ -203,6 +203,18 @@ def test_french_by_default_english_on_request(app, world):
     assert client.get("/locale/xx").status_code == 404
 
 
+def test_french_state_badges_agree_in_gender(app):
+    """une file, une liste, une campagne, une clé: "active"; un utilisateur: "actif"."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("fr"):
+        rendered = render_template_string(
+            '{{ pgettext("feminine", "active") }}|{{ pgettext("feminine", "inactive") }}|'
+            '{{ pgettext("feminine", "revoked") }}|{{ _("active") }}|{{ _("inactive") }}|{{ _("revoked") }}')
+    assert rendered == "active|inactive|révoquée|actif|inactif|révoqué"
+
+
 def test_platform_admin_gets_a_404_page_not_a_crash(client, world):
     login(client, world.platform_admin.email, world.password)
     response = client.get("/admin/users/123456")

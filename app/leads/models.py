@@ -66,6 +66,8 @@ class Lead(TenantScoped, Base):
         sa.ForeignKeyConstraint(["tenant_id", "list_id"], ["lead_lists.tenant_id", "lead_lists.id"],
                                 ondelete="CASCADE"),
         sa.Index("ix_leads_selection", "list_id", "status", "next_attempt_at"),
+        # the hopper's walk: due leads of a list, never-scheduled ones first
+        sa.Index("ix_leads_hopper", "list_id", sa.nulls_first(sa.text("next_attempt_at")), "id"),
         sa.Index("ix_leads_tenant_phone", "tenant_id", "phone_number"),
         # Searches go through the *_key columns, never through lower(...) in the
         # query: under row-level security PostgreSQL uses an index only for
