@@ -11,6 +11,8 @@ import gevent.event
 import pytest
 
 from telephony.callcontrol import CallEvent, EventKind
+from telephony.freeswitch.backend import FreeSwitchCallControl
+from telephony.freeswitch.nodes import FreeSwitchNode
 from telephony.freeswitch.protocol import Frame
 from tests.telephony.eslserver import ScriptedEslServer, SessionScript
 
@@ -55,6 +57,25 @@ class EventSink:
 @pytest.fixture
 def sink() -> EventSink:
     return EventSink()
+
+
+@pytest.fixture
+def start_control(sink: EventSink) -> Iterator[Callable[..., FreeSwitchCallControl]]:
+    """Start a call control on the given nodes with the test's event sink and short
+    reconnect delays (options override them); every one is stopped when the test ends."""
+    made: list[FreeSwitchCallControl] = []
+
+    def start(nodes: list[FreeSwitchNode], **options: object) -> FreeSwitchCallControl:
+        settings = {"backoff_initial": 0.05, "backoff_max": 0.2, "connect_timeout": 1.0, **options}
+        control = FreeSwitchCallControl(nodes, sink, **settings)  # type: ignore[arg-type]
+        made.append(control)
+        assert control.start(wait_s=3)
+        return control
+
+    yield start
+    for control in made:
+        with gevent.Timeout(5):
+            control.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gevent
 import pytest
@@ -32,36 +32,16 @@ BackendFactory = Callable[..., FreeSwitchCallControl]
 
 
 @pytest.fixture
-def backend(sink: EventSink) -> Iterator[BackendFactory]:
-    made: list[FreeSwitchCallControl] = []
-
+def backend(start_control) -> BackendFactory:
     def make(*servers: ScriptedEslServer, **options: object) -> FreeSwitchCallControl:
         nodes = [
-            FreeSwitchNode(
-                name=f"fs{i + 1}",
-                host="127.0.0.1",
-                port=s.port,
-                password="ClueCon",
-                sip_address=f"10.0.0.{i + 1}:5080",
-            )
+            FreeSwitchNode(name=f"fs{i + 1}", host="127.0.0.1", port=s.port, password="ClueCon",
+                           sip_address=f"10.0.0.{i + 1}:5080")
             for i, s in enumerate(servers)
         ]
-        options = {
-            "backoff_initial": 0.05,
-            "backoff_max": 0.2,
-            "connect_timeout": 1.0,
-            "recordings_dir": "/var/calls",
-            **options,
-        }
-        control = FreeSwitchCallControl(nodes, sink, **options)  # type: ignore[arg-type]
-        made.append(control)
-        assert control.start(wait_s=3)
-        return control
+        return start_control(nodes, **{"recordings_dir": "/var/calls", **options})
 
-    yield make
-    for control in made:
-        with gevent.Timeout(5):
-            control.stop()
+    return make
 
 
 def _request(call_id: str, **overrides: object) -> OriginateRequest:

@@ -5,9 +5,8 @@ same channel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
-import gevent
 import pytest
 
 from telephony.callcontrol import CallControlError, EventKind, OriginateRequest
@@ -21,22 +20,13 @@ PATH = f"/opt/fsrec/7/{CHANNEL}.wav"
 
 
 @pytest.fixture
-def control_for(sink: EventSink) -> Iterator:
-    made: list[FreeSwitchCallControl] = []
-
+def control_for(start_control) -> Callable[[ScriptedEslServer], FreeSwitchCallControl]:
     def make(server: ScriptedEslServer) -> FreeSwitchCallControl:
         node = FreeSwitchNode(name="fs1", host="127.0.0.1", port=server.port, password="ClueCon",
                               dial_template="sofia/interconnect/{destination}@127.0.0.1:5062")
-        control = FreeSwitchCallControl([node], sink, recordings_dir="/opt/fsrec", backoff_initial=0.05,
-                                        backoff_max=0.2, connect_timeout=1.0)
-        made.append(control)
-        assert control.start(wait_s=3)
-        return control
+        return start_control([node], recordings_dir="/opt/fsrec")
 
-    yield make
-    for control in made:
-        with gevent.Timeout(5):
-            control.stop()
+    return make
 
 
 def _answered_in_conference(control: FreeSwitchCallControl, sink: EventSink) -> None:

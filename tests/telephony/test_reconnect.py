@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gevent
 import pytest
@@ -32,21 +32,12 @@ Factory = Callable[..., FreeSwitchCallControl]
 
 
 @pytest.fixture
-def backend(sink: EventSink) -> Iterator[Factory]:
-    made: list[FreeSwitchCallControl] = []
-
+def backend(start_control) -> Factory:
     def make(server: ScriptedEslServer, **options: object) -> FreeSwitchCallControl:
         node = FreeSwitchNode(name="fs1", host="127.0.0.1", port=server.port, password="ClueCon")
-        settings = {"backoff_initial": 0.05, "backoff_max": 0.2, "connect_timeout": 1.0, **options}
-        control = FreeSwitchCallControl([node], sink, **settings)  # type: ignore[arg-type]
-        made.append(control)
-        assert control.start(wait_s=3)
-        return control
+        return start_control([node], **options)
 
-    yield make
-    for control in made:
-        with gevent.Timeout(5):
-            control.stop()
+    return make
 
 
 def _request(call_id: str = CALL_09) -> OriginateRequest:
