@@ -170,13 +170,17 @@ class CallOutcome:
     body: dict[str, Any]
 
 
-def write_log(tenant_id: int, **values: Any) -> int:
-    """Logged on a connection of its own: the request's transaction is rolled back
-    when it answers an error, and failed calls must be logged too."""
+def write_log(tenant_id: int, *, apart: bool, **values: Any) -> int:
+    """One row of the call log. A placed call's row goes with the request's transaction
+    (committed with the line's counters); a failed call's row is written ``apart``, on a
+    connection of its own, since the request's transaction is rolled back when it
+    answers an error."""
+    insert = sa.insert(ApiCallLog).values(tenant_id=tenant_id, **values).returning(ApiCallLog.id)
+    if not apart:
+        return Session.execute(insert).scalar_one()
     with extensions.engine().begin() as conn:
         conn.exec_driver_sql("SELECT set_config('app.tenant_id', %(t)s, true)", {"t": str(tenant_id)})
-        return conn.execute(sa.insert(ApiCallLog).values(tenant_id=tenant_id, **values)
-                            .returning(ApiCallLog.id)).scalar_one()
+        return conn.execute(insert).scalar_one()
 
 
 def place_call(token: Click2CallToken, raw: object, *, ip: str | None, origin: str | None,
@@ -223,13 +227,13 @@ def place_call(token: Click2CallToken, raw: object, *, ip: str | None, origin: s
         if reservation is not None:
             limiter.release(reservation)
         elapsed = int((time.perf_counter() - started) * 1000)
-        write_log(tenant_id, group_id=group.id, token_id=token.id, number=_clip(number), line=line_name,
+        write_log(tenant_id, apart=True, group_id=group.id, token_id=token.id, number=_clip(number), line=line_name,
                   success=False, status_code=error.status, error=error.message, origin_ip=ip,
                   origin=_clip(origin, 255), response_time_ms=elapsed)
         _after_call(tenant_id, group, settings, success=False, no_line=error.status == 503)
         raise
     elapsed = int((time.perf_counter() - started) * 1000)
-    call_id = write_log(tenant_id, group_id=group.id, token_id=token.id, number=_clip(number), line=line.extension,
+    call_id = write_log(tenant_id, apart=False, group_id=group.id, token_id=token.id, number=_clip(number), line=line.extension,
                         success=True, status_code=200, error=None, origin_ip=ip, origin=_clip(origin, 255),
                         response_time_ms=elapsed, call_uuid=placed.call_uuid)
     _after_call(tenant_id, group, settings, success=True, no_line=False)
