@@ -23,6 +23,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.update(config.flask_settings())
     app.config["CARILLON"] = config
+    trust_proxies(app, config.PROXY_HOPS)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(pathlib.Path(__file__).resolve().parent.parent / "translations")
 
     extensions.csrf.init_app(app)
@@ -33,6 +34,15 @@ def create_app(config: Config | None = None) -> Flask:
     edge.install(app)
     register_blueprints(app)
     return app
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, the client's address, scheme and host are the
+    ones they forward; with none, forwarded headers are a client's claim and ignored."""
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def select_locale() -> str:

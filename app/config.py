@@ -36,6 +36,10 @@ class Config:
     SMTP_USER: str = ""
     SMTP_PASSWORD: str = ""
     SMTP_STARTTLS: bool = False
+    # Reverse proxies in front of the application (compose.yaml's nginx: 1): their
+    # X-Forwarded-For/-Proto/-Host are believed for that many hops, so logs, audit and
+    # the click-to-call log see the client's address. 0: clients connect directly.
+    PROXY_HOPS: int = 0
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
     DEFAULT_LOCALE: str = "fr"
