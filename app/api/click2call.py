@@ -28,7 +28,7 @@ from app.api.models import (
     LineStrategy,
 )
 from app.api.schemas import Click2CallIn
-from app.auth.models import Role, User, UserGroup
+from app.auth.models import Role, User
 from app.db import utcnow
 from app.extensions import Session
 from app.leads.phones import normalize_phone
@@ -172,15 +172,19 @@ class CallOutcome:
 
 def write_log(tenant_id: int, *, apart: bool, **values: Any) -> int:
     """One row of the call log. A placed call's row goes with the request's transaction
-    (committed with the line's counters); a failed call's row is written ``apart``, on a
-    connection of its own, since the request's transaction is rolled back when it
-    answers an error."""
+    (committed with the line's counters); a failed call's row is written ``apart``, since
+    the request's transaction is rolled back when it answers an error."""
     insert = sa.insert(ApiCallLog).values(tenant_id=tenant_id, **values).returning(ApiCallLog.id)
     if not apart:
         return Session.execute(insert).scalar_one()
+    return _write_apart(tenant_id, insert).scalar_one()
+
+
+def _write_apart(tenant_id: int, statement: sa.Executable) -> sa.CursorResult:
+    """Run ``statement`` in a transaction of its own for ``tenant_id``, committed at once."""
     with extensions.engine().begin() as conn:
         conn.exec_driver_sql("SELECT set_config('app.tenant_id', %(t)s, true)", {"t": str(tenant_id)})
-        return conn.execute(insert).scalar_one()
+        return conn.execute(statement)
 
 
 def place_call(token: Click2CallToken, raw: object, *, ip: str | None, origin: str | None,
@@ -227,16 +231,21 @@ def place_call(token: Click2CallToken, raw: object, *, ip: str | None, origin: s
         if reservation is not None:
             limiter.release(reservation)
         elapsed = int((time.perf_counter() - started) * 1000)
-        write_log(tenant_id, apart=True, group_id=group.id, token_id=token.id, number=_clip(number), line=line_name,
+        ref, token_id, rate_limit = GroupRef(group.id, group.code), token.id, settings.rate_limit_per_hour
+        # The request answers an error, so nothing of its transaction is kept: it ends
+        # here, giving its connection back before the log takes one (a burst of failures
+        # never holds two connections per request).
+        Session.rollback()
+        write_log(tenant_id, apart=True, group_id=ref.id, token_id=token_id, number=_clip(number), line=line_name,
                   success=False, status_code=error.status, error=error.message, origin_ip=ip,
                   origin=_clip(origin, 255), response_time_ms=elapsed)
-        _after_call(tenant_id, group, settings, success=False, no_line=error.status == 503)
+        _after_call(tenant_id, ref, rate_limit, success=False, no_line=error.status == 503)
         raise
     elapsed = int((time.perf_counter() - started) * 1000)
-    call_id = write_log(tenant_id, apart=False, group_id=group.id, token_id=token.id, number=_clip(number), line=line.extension,
-                        success=True, status_code=200, error=None, origin_ip=ip, origin=_clip(origin, 255),
-                        response_time_ms=elapsed, call_uuid=placed.call_uuid)
-    _after_call(tenant_id, group, settings, success=True, no_line=False)
+    call_id = write_log(tenant_id, apart=False, group_id=group.id, token_id=token.id, number=_clip(number),
+                        line=line.extension, success=True, status_code=200, error=None, origin_ip=ip,
+                        origin=_clip(origin, 255), response_time_ms=elapsed, call_uuid=placed.call_uuid)
+    _after_call(tenant_id, GroupRef(group.id, group.code), settings.rate_limit_per_hour, success=True, no_line=False)
     return CallOutcome(200, {
         "success": True,
         "message": messages.CALL_STARTED % number,
@@ -255,7 +264,15 @@ def _clip(value: object, size: int = 40) -> str | None:
 # ----------------------------------------------------------------- alerts
 
 
-def _after_call(tenant_id: int, group: UserGroup, settings: Click2CallSettings, *, success: bool,
+@dataclass(frozen=True)
+class GroupRef:
+    """A group's id and code, read once: still valid after the request's transaction ends."""
+
+    id: int
+    code: str
+
+
+def _after_call(tenant_id: int, group: GroupRef, rate_limit: int | None, *, success: bool,
                 no_line: bool) -> None:
     try:
         client = extensions.redis()
@@ -270,9 +287,9 @@ def _after_call(tenant_id: int, group: UserGroup, settings: Click2CallSettings, 
         figures = pipe.execute()[-1]
         total, failed = int(figures.get("total", 0)), int(figures.get("failed", 0))
         used = RateLimiter.used(tenant_id, group.id)
-        if settings.rate_limit_per_hour and used > ALERT_RATE_SHARE * settings.rate_limit_per_hour:
+        if rate_limit and used > ALERT_RATE_SHARE * rate_limit:
             raise_alert(tenant_id, group, AlertKind.RATE_LIMIT,
-                        f"Groupe {group.code} : {used} appels sur {settings.rate_limit_per_hour} autorisés "
+                        f"Groupe {group.code} : {used} appels sur {rate_limit} autorisés "
                         f"cette heure (plus de 80 % du rate limit).")
         if total >= ALERT_MIN_CALLS and failed / total > ALERT_FAILURE_SHARE:
             raise_alert(tenant_id, group, AlertKind.FAILURE_RATE,
@@ -285,14 +302,14 @@ def _after_call(tenant_id: int, group: UserGroup, settings: Click2CallSettings, 
         log.exception("click2call alert check failed")
 
 
-def raise_alert(tenant_id: int, group: UserGroup, kind: AlertKind, message: str) -> bool:
+def raise_alert(tenant_id: int, group: GroupRef, kind: AlertKind, message: str) -> bool:
     """Record and email an alert, at most once an hour per group and kind."""
     gate = f"carillon:c2c:alert:{tenant_id}:{group.id}:{kind}"
     if not extensions.redis().set(gate, "1", nx=True, ex=3600):
         return False
-    with extensions.engine().begin() as conn:
-        conn.exec_driver_sql("SELECT set_config('app.tenant_id', %(t)s, true)", {"t": str(tenant_id)})
-        conn.execute(sa.insert(ApiAlert).values(tenant_id=tenant_id, group_id=group.id, kind=kind, message=message))
+    # apart: the alert stands even when the request answers an error
+    _write_apart(tenant_id, sa.insert(ApiAlert).values(tenant_id=tenant_id, group_id=group.id, kind=kind,
+                                                       message=message))
     from app.core.notifications import absolute_url
     from app.core.tasks import send_email
 

@@ -244,3 +244,36 @@ def test_statistics_figures(api, client, backend):
         assert rows["8001"]["calls_24h"] == 1 and rows["8001"]["success_rate"] == 100.0
         errors = click2call.top_errors(api.a.group_id, dt.timedelta(hours=24))
         assert errors[0]["error"] == "Numéro à appeler invalide" and errors[0]["count"] == 1
+
+
+def test_a_failed_call_never_holds_two_connections(client, api, backend):
+    """A failed call is logged apart (the request's transaction is rolled back): the
+    request's connection goes back first, so a burst of failures needs one connection
+    per request, never two (on the gevent pool two would exhaust the pool)."""
+    from app import extensions
+
+    pool = extensions.engine().pool
+    out = {"now": 0, "most": 0}
+
+    def checkout(*_):
+        out["now"] += 1
+        out["most"] = max(out["most"], out["now"])
+
+    def checkin(*_):
+        out["now"] -= 1
+
+    sa.event.listen(pool, "checkout", checkout)
+    sa.event.listen(pool, "checkin", checkin)
+    try:
+        settings(api.a.tenant_id, api.a.group_id, rate_limit_per_hour=1)
+        out.update(now=0, most=0)
+        backend.fail = True
+        assert call(client, api.a.token).status_code == 502  # failed at the media server
+        assert call(client, api.a.token, {"number_to_call": "x"}).status_code == 400  # bad number
+        assert out["most"] == 1
+        backend.fail = False
+        assert call(client, api.a.token).status_code == 200
+    finally:
+        sa.event.remove(pool, "checkout", checkout)
+        sa.event.remove(pool, "checkin", checkin)
+    assert [(e.success, e.status_code) for e in logs(api.a.tenant_id)] == [(False, 502), (False, 400), (True, 200)]
