@@ -773,6 +773,10 @@ def _prepare(import_id: int) -> _Run | None:
     # millions of matched rows: in memory rather than in temporary files (this
     # transaction only)
     Session.execute(sa.text("SET LOCAL work_mem = '192MB'"))
+    # a worker killed mid-statement: PostgreSQL notices its closed socket within a
+    # second and aborts, releasing the import's lock for the broker's redelivery,
+    # instead of finishing a statement for nobody
+    Session.execute(sa.text("SET LOCAL client_connection_check_interval = '1s'"))
     tenant = Session.get(Tenant, imp.tenant_id)
     region = (tenant.country if tenant else "FR") or "FR"
     params = {"tenant_id": imp.tenant_id, "list_id": imp.list_id, "campaign_id": imp.lead_list.campaign_id,

@@ -75,7 +75,16 @@ def test_killed_worker_leaves_nothing_and_the_retry_imports_everything(world, li
     assert status == ImportStatus.RUNNING and 0 < processed < ROWS
     assert leads == 0  # nothing of the file, although rows were already staged
     with tenant_scope(world.a.id):
-        tasks.run_import.fn(import_id)  # the broker redelivers the unacknowledged message
+        # the broker redelivers the unacknowledged message, retrying while the dead
+        # worker's backend still holds the import's lock (until PostgreSQL aborts it)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                tasks.run_import.fn(import_id)
+                break
+            except imports.ImportBusyError:
+                assert time.monotonic() < deadline, "the killed worker's lock was never released"
+                time.sleep(0.2)
         Session.commit()
         done = Session.get(ImportJob, import_id, populate_existing=True)
         assert done.status == ImportStatus.DONE and done.counts["inserted"] == ROWS
