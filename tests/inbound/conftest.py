@@ -73,3 +73,28 @@ def _clean_live_state():
         if keys:
             r.delete(*keys)
     yield
+
+
+def step_until(service, tenant_id: int, agent_ids, done, what: str, *, limit: int = 200,
+               pause: float = 0.02) -> None:
+    """Step the dialer service (its fake clock 0.25 s a step, the agents' pages kept
+    alive) until ``done()``, failing with ``what`` after ``limit`` steps."""
+    import gevent
+
+    from app.realtime import bus
+
+    for _ in range(limit):
+        for agent_id in agent_ids:
+            bus.mark_alive(tenant_id, agent_id)
+        service.step()
+        if done():
+            return
+        gevent.sleep(pause)
+        service._clock.t += 0.25
+    raise AssertionError(what)
+
+
+def engine_state(service, campaign_id: int, agent_id: int) -> str:
+    """The agent's state in the engine of the campaign the service holds."""
+    agent = service.held[campaign_id].runner.engine.agents.get(agent_id)
+    return agent.state.value if agent else "logged_out"

@@ -40,8 +40,8 @@ from telephony.freeswitch.nodes import FreeSwitchNode
 from tenants.scoping import tenant_scope
 from tests.dialer_db.conftest import OPEN, make_campaign
 from tests.dialer_fs.test_freeswitch_dialer import FakeClock, _call, _clear_bus, _stop
+from tests.inbound.conftest import engine_state, make_queue, step_until
 from tests.inbound.conftest import make_campaign as make_reception_campaign
-from tests.inbound.conftest import make_queue
 from tests.inbound.test_freeswitch_inbound import ESL, LISTEN, SECRET, served_app  # noqa: F401 - fixture
 from tests.telephony.test_freeswitch_integration import RECORDINGS, SIPP_PROFILE, SIPP_UAS
 
@@ -104,20 +104,10 @@ def test_customer_transferred_to_a_queue_reaches_the_next_agent_on_a_real_node(w
         return {m["uuid"] for c in json.loads(reply) for m in c.get("members", [])}
 
     def run_until(done, what: str, seconds: float = 30.0) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            for agent_id in legs:
-                bus.mark_alive(tenant_id, agent_id)
-            service.step()
-            if done():
-                return
-            gevent.sleep(0.1)
-            service._clock.t += 0.25
-        raise AssertionError(what)
+        step_until(service, tenant_id, legs, done, what, limit=int(seconds / 0.1), pause=0.1)
 
     def agent_state(campaign_id: int, agent_id: int) -> str:
-        agent = service.held[campaign_id].runner.engine.agents.get(agent_id)
-        return agent.state.value if agent else "logged_out"
+        return engine_state(service, campaign_id, agent_id)
 
     try:
         for agent_id, leg in legs.items():  # the agents' softphones, waiting in their conferences

@@ -25,8 +25,8 @@ from telephony.freeswitch.nodes import FreeSwitchNode
 from tenants.scoping import tenant_scope
 from tests.dialer_db.conftest import OPEN, make_campaign
 from tests.dialer_fs.test_freeswitch_dialer import FakeClock, _call, _clear_bus, _stop
+from tests.inbound.conftest import engine_state, make_queue, step_until
 from tests.inbound.conftest import make_campaign as make_reception_campaign
-from tests.inbound.conftest import make_queue
 from tests.inbound.test_dialplan import NODE, _fetch, settings  # noqa: F401 - fixture
 from tests.telephony.eslserver import ScriptedEslServer, Step, api_response, load_sessions
 
@@ -72,20 +72,10 @@ def rig(world, settings):  # noqa: F811
 
 
 def _run_until(service: DialerService, ids: dict, done, what: str, limit: int = 200) -> None:
-    for _ in range(limit):
-        for agent in (ids["first"], ids["second"]):
-            bus.mark_alive(ids["tenant"], agent)
-        service.step()
-        if done():
-            return
-        gevent.sleep(0.02)
-        service._clock.t += 0.25
-    raise AssertionError(what)
+    step_until(service, ids["tenant"], (ids["first"], ids["second"]), done, what, limit=limit)
 
 
-def _state(service: DialerService, campaign_id: int, agent_id: int) -> str:
-    agent = service.held[campaign_id].runner.engine.agents.get(agent_id)
-    return agent.state.value if agent else "logged_out"
+_state = engine_state
 
 
 def _in_call_with_agent_1(service: DialerService, ids: dict) -> None:
