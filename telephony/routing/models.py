@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.dialects import postgresql
 
+from app.core.credentials import EncryptedText
 from app.db import Base, Timestamped
 
 TRANSPORTS = ("udp", "tcp", "tls")
@@ -64,9 +65,10 @@ class Trunk(Timestamped, Base):
     host: so.Mapped[str] = so.mapped_column(sa.String(64))
     port: so.Mapped[int] = so.mapped_column(default=5060, server_default="5060")
     transport: so.Mapped[str] = so.mapped_column(sa.String(8), default="udp", server_default="udp")
-    # Digest credentials Kamailio answers the carrier's challenge with (uac_auth).
+    # Digest credentials Kamailio answers the carrier's challenge with (uac_auth); the
+    # password is stored encrypted (app.core.credentials), Kamailio's htable gets it clear.
     username: so.Mapped[str | None] = so.mapped_column(sa.String(64))
-    password: so.Mapped[str | None] = so.mapped_column(sa.String(128))
+    password: so.Mapped[str | None] = so.mapped_column(EncryptedText())
     codecs: so.Mapped[list[str]] = so.mapped_column(
         postgresql.ARRAY(sa.String(8)), default=lambda: ["PCMA", "PCMU"], server_default="{PCMA,PCMU}"
     )
