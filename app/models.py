@@ -4,8 +4,8 @@ from app.api import models as api_models  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import User, UserGroup  # noqa: F401
 from app.calls.models import Call  # noqa: F401
-from app.inbound import models as inbound_models  # noqa: F401
 from app.campaigns import models as campaigns_models  # noqa: F401
+from app.inbound import models as inbound_models  # noqa: F401
 from app.leads import models as leads_models  # noqa: F401
 from app.messaging import models as messaging_models  # noqa: F401
 from app.recordings import models as recordings_models  # noqa: F401

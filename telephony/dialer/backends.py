@@ -16,6 +16,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from app.calls.models import Call
+from app.calls.services import price_call
 from app.campaigns.models import Campaign
 from app.core import signals
 from app.extensions import Session
@@ -33,7 +34,6 @@ from telephony.callcontrol import (
 from telephony.dialer.calls import CallRecord, CallState
 from telephony.dialer.engine import BUSY_CAUSES, NO_ANSWER_CAUSES, CampaignEngine
 from telephony.dialer.live import DEMO_PROFILE, LiveSimulator
-from app.calls.services import price_call
 from telephony.dialer.outcomes import billed_seconds, close_orphans, fail_open_calls
 
 log = logging.getLogger("carillon.dialer")
