@@ -29,6 +29,7 @@ from app.compliance import (
     may_dial,
     record_refusal,
 )
+from app.core import signals
 from app.extensions import Session
 from app.leads.models import Lead
 from app.leads.redlist import is_blocked
@@ -75,6 +76,8 @@ def log_block(record: RefusalRecord) -> ComplianceBlock:
                             blocked_at=record.at, next_allowed_at=record.next_allowed_at)
     Session.add(block)
     Session.flush()
+    signals.dial_blocked.send("compliance", tenant_id=record.tenant_id,
+                              payload={"campaign_id": record.campaign_id, "blocked_at": record.at.isoformat()})
     return block
 
 

@@ -20,5 +20,7 @@ lead_created = events.signal("lead.created")
 lead_status_changed = events.signal("lead.status_changed")
 call_ended = events.signal("call.ended")
 sale_created = events.signal("sale.created")
+# internal (not offered to webhooks): a dial refused by the compliance engine, logged
+dial_blocked = events.signal("dial.blocked")
 
 BY_NAME = {signal.name: signal for signal in (lead_created, lead_status_changed, call_ended, sale_created)}

@@ -11,7 +11,8 @@ machines, abandoned, sales) and per agent, kept by the call events.
   difference (HINCRBY, so increments landing meanwhile are kept), e.g. after a dialer
   crashed between its commit and its increment, or calls closed without an event
   (``close_orphans``). It also stores what changes slowly: the 29 days before today
-  (for the 30-day abandon rate) and compliance blocks today.
+  (for the 30-day abandon rate). Compliance blocks (the ``dial.blocked`` signal) count
+  in the same hash (``c<campaign>:blocks``) and are reconciled the same way.
 
 Nothing here re-reads the calls table per wallboard or per second."""
 
@@ -39,6 +40,7 @@ ABANDON_WINDOW_DAYS = 30
 DAY_TTL_S = 3 * 86400
 CAMPAIGN_MEASURES = ("calls", "answered", "machines", "abandoned", "sales")
 DEFAULT_ZONE = "Europe/Paris"
+_PENDING = "wallboard_day_counts"
 
 
 def abandon_rate(abandoned: int, answered: int, machines: int) -> float:
@@ -93,9 +95,24 @@ def add_to_day(tenant_id: int, day: str, fields: dict[str, int]) -> dict[str, in
 
 
 def count_after_commit(session: so.Session, tenant_id: int, day: str, fields: dict[str, int]) -> None:
-    """Count a call once its transaction commits (a rolled-back end counts nothing; with
-    Redis away the call is committed all the same and the next reconciliation counts it)."""
-    after_commit(session, functools.partial(add_to_day, tenant_id, day, fields))
+    """Count once the transaction commits (a rolled-back call end or block counts
+    nothing; with Redis away the rows are committed all the same and the next
+    reconciliation counts them). A transaction's counts are summed and sent once per
+    day at its commit (a hopper refill may log thousands of blocks)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_PENDING)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_PENDING] = held
+        after_commit(session, functools.partial(_add_batch, held[1]))
+    batch = held[1].setdefault((tenant_id, day), {})
+    for name, amount in fields.items():
+        batch[name] = batch.get(name, 0) + amount
+
+
+def _add_batch(batch: dict[tuple[int, str], dict[str, int]]) -> None:
+    for (tenant_id, day), fields in batch.items():
+        add_to_day(tenant_id, day, fields)
 
 
 # ---------------------------------------------------------- reconciliation
@@ -124,6 +141,19 @@ def day_from_calls(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     return fields
 
 
+def blocks_of_day(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Today's compliance blocks per campaign as the table has them (``c<id>:blocks``)."""
+    return {f"c{campaign_id}:blocks": int(count) for campaign_id, count in Session.execute(
+        sa.select(ComplianceBlock.campaign_id, sa.func.count()).where(ComplianceBlock.blocked_at >= start,
+                                                                       ComplianceBlock.blocked_at < end)
+        .group_by(ComplianceBlock.campaign_id))}
+
+
+def block_fields(campaign_id: int) -> dict[str, int]:
+    """What one logged compliance block adds to its day."""
+    return {f"c{campaign_id}:blocks": 1}
+
+
 def _corrections(before: dict[str, str], truth: dict[str, int]) -> dict[str, int]:
     corrections = {}
     for name in set(before) | set(truth):
@@ -142,7 +172,7 @@ def reconcile(tenant_id: int, now: dt.datetime, zone: str) -> dict[str, int]:
     # Redis first, then the database: a call committed in between is counted twice
     # until the next run, never lost (the window is one query long).
     before = redis().hgetall(key)
-    corrections = _corrections(before, day_from_calls(start, end))
+    corrections = _corrections(before, day_from_calls(start, end) | blocks_of_day(start, end))
     add_to_day(tenant_id, day.isoformat(), corrections)
     past: dict[str, list[int]] = {}
     for campaign_id, answered, machines, abandoned in Session.execute(
@@ -151,11 +181,7 @@ def reconcile(tenant_id: int, now: dt.datetime, zone: str) -> dict[str, int]:
             .where(ReportDaily.day > day - dt.timedelta(days=ABANDON_WINDOW_DAYS), ReportDaily.day < day,
                    ReportDaily.campaign_id.is_not(None)).group_by(ReportDaily.campaign_id)):
         past[str(campaign_id)] = [int(answered), int(machines), int(abandoned)]
-    blocks = {str(campaign_id): int(count) for campaign_id, count in Session.execute(
-        sa.select(ComplianceBlock.campaign_id, sa.func.count()).where(ComplianceBlock.blocked_at >= start,
-                                                                       ComplianceBlock.blocked_at < end)
-        .group_by(ComplianceBlock.campaign_id))}
-    bus.store_wallboard_counters(tenant_id, {"day": day.isoformat(), "zone": zone, "past": past, "blocks": blocks,
+    bus.store_wallboard_counters(tenant_id, {"day": day.isoformat(), "zone": zone, "past": past,
                                              "reconciled_at": round(now.timestamp(), 3),
                                              "corrected": sum(abs(v) for v in corrections.values())})
     return corrections
@@ -170,7 +196,7 @@ def read_counters(tenant_id: int, zone: str, now: dt.datetime | None = None) -> 
     base = bus.wallboard_counters(tenant_id)
     fresh = base.get("day") == day
     return {"day": day, "today": today, "past": base.get("past", {}) if fresh else {},
-            "blocks": base.get("blocks", {}) if fresh else {}, "reconciled_at": base.get("reconciled_at")}
+            "reconciled_at": base.get("reconciled_at")}
 
 
 def with_fields(counters: dict, day: str, fields: dict[str, int]) -> dict:
@@ -191,7 +217,7 @@ def campaign_figures(counters: dict, campaign_id: int) -> dict:
             "abandon_rate": abandon_rate(abandoned, answered, machines),
             "abandon_rate_30d": abandon_rate(abandoned + past_abandoned, answered + past_answered,
                                              machines + past_machines),
-            "blocks": int(counters.get("blocks", {}).get(str(campaign_id), 0))}
+            "blocks": int(today.get(f"c{campaign_id}:blocks", 0))}
 
 
 def touched(fields: Iterable[str]) -> tuple[set[int], set[int]]:

@@ -118,8 +118,8 @@ def test_campaign_row_flags_abandon_near_and_over_target(client, world, camps, l
     cid = camps["a"].campaign_id
     # today 120 calls, 2.6 % abandoned (13 of 500 live answers); 1.2 % over 30 days
     counters.add_to_day(world.a.id, day, {f"c{cid}:calls": 120, f"c{cid}:answered": 600, f"c{cid}:machines": 100,
-                                          f"c{cid}:abandoned": 13})
-    bus.store_wallboard_counters(world.a.id, {"day": day, "past": {str(cid): [2000, 100, 11]}, "blocks": {str(cid): 4}})
+                                          f"c{cid}:abandoned": 13, f"c{cid}:blocks": 4})
+    bus.store_wallboard_counters(world.a.id, {"day": day, "past": {str(cid): [2000, 100, 11]}})
     bus.publish_campaign(world.a.id, camps["a"].campaign_id, {"agents": 3, "ready": 1, "abandon_rate": 0.5})
     login(client, world.a.users["supervisor"].email, world.password)
     response = client.get("/supervision/wallboard/stream", buffered=False)
