@@ -17,6 +17,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from app.extensions import Session
 from app.leads.models import Lead, LeadList
@@ -113,6 +114,9 @@ def _refresh(page, selector: str, value: str) -> None:
     """Changes a preview setting; the form is swapped in place by HTMX."""
     with page.expect_response(lambda r: r.request.method == "POST" and "/mapping" in r.url):
         page.select_option(selector, value)
+    # the response is in, but HTMX swaps and settles after it: a change made meanwhile
+    # would land on the outgoing form (seen once under load: no request followed)
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
     page.wait_for_selector(f"{selector} >> nth=0")
 
 
