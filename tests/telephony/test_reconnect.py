@@ -51,6 +51,16 @@ def _listing(rows: str, exists: str | None = None) -> SessionScript:
     return SessionScript(steps=steps)
 
 
+def _listing_one_channel(esl_server, variables: str) -> ScriptedEslServer:
+    """A node listing the recorded live channel, its ``uuid_dump`` carrying ``variables``
+    (JSON members) instead of the recording's call id."""
+    dump = DUMP_09.replace('"variable_crm_call_id":"1011"', variables)
+    return esl_server([SessionScript(steps=[
+        Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
+        Step("api uuid_dump", [api_response(dump)]),
+    ])])
+
+
 def _wait_session(control: FreeSwitchCallControl, number: int) -> None:
     with gevent.Timeout(5, AssertionError(f"no ESL session {number}")):
         while control.clients["fs1"].connections_made < number or not control.clients["fs1"].connected:
@@ -186,16 +196,7 @@ def test_adopts_a_call_of_a_previous_process_when_it_owns_it(
     backend: Factory, esl_server, sink: EventSink
 ) -> None:
     # The recorded channel with the variables our originate sets (call id = uuid, campaign).
-    dump = DUMP_09.replace(
-        '"variable_crm_call_id":"1011"', f'"variable_crm_call_id":"{CALL_09}","variable_crm_campaign_id":"3"'
-    )
-    script = SessionScript(
-        steps=[
-            Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
-            Step("api uuid_dump", [api_response(dump)]),
-        ]
-    )
-    server = esl_server([script])
+    server = _listing_one_channel(esl_server, f'"variable_crm_call_id":"{CALL_09}","variable_crm_campaign_id":"3"')
     control = backend(server, variable_prefix="crm_", owns_call=lambda call_id: call_id == CALL_09)
     human = sink.wait_for(EventKind.HUMAN, CALL_09)
     assert human.data["adopted"] == "true"
@@ -209,17 +210,8 @@ def test_a_channel_handed_to_a_queue_is_adopted_as_the_call_it_carries_now(
     """After ``hand_to_queue`` the channel's carillon_call_id names the new call: a new
     process that owns that call adopts the channel under it (commands to the channel)."""
     new_call = "5eed0000-0012-4000-8000-000000000002"
-    dump = DUMP_09.replace(
-        '"variable_crm_call_id":"1011"', f'"variable_crm_call_id":"{new_call}","variable_crm_campaign_id":"3",'
-        f'"variable_crm_transferred_from":"{CALL_09}"'
-    )
-    script = SessionScript(
-        steps=[
-            Step("api show channels as json", [api_response(ACTIVE_ROWS)]),
-            Step("api uuid_dump", [api_response(dump)]),
-        ]
-    )
-    server = esl_server([script])
+    server = _listing_one_channel(esl_server, f'"variable_crm_call_id":"{new_call}","variable_crm_campaign_id":"3",'
+                                              f'"variable_crm_transferred_from":"{CALL_09}"')
     control = backend(server, variable_prefix="crm_", owns_call=lambda call_id: call_id == new_call)
     human = sink.wait_for(EventKind.HUMAN, new_call)
     assert human.data["adopted"] == "true"
